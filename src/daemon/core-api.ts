@@ -1,0 +1,74 @@
+// The contract between the daemon's REST layer (src/lib/rest) and its core (src/daemon/core.ts).
+// The REST layer turns requests into whole validated configurations; the core owns cubes,
+// ports, peers, attachments and the services, and reports refusals as ServiceError.
+import type { Json, JsonObject, PathStep, ServiceKind } from "../lib/sdk/types.ts";
+
+export interface ServiceInfo {
+  name: string;
+  kind: ServiceKind;
+  /** The YANG model text. */
+  yang: string;
+  /** "lib" for services in this process, "grpc" for remote ones. */
+  type: "lib" | "grpc";
+  /** Where it came from: "builtin", or the remote's host:port. */
+  uri: string;
+  description: string;
+  version: string;
+}
+
+export interface CubeSummary {
+  name: string;
+  uuid: string;
+  "service-name": string;
+  type: string;
+  loglevel: string;
+  ports?: Array<{ name: string; peer?: string }>;
+  shadow?: boolean;
+  span?: boolean;
+  parent?: string;
+}
+
+export interface AttachRequest {
+  cube: string;
+  port: string;
+  position?: "auto" | "first" | "last";
+  before?: string;
+  after?: string;
+}
+
+export interface NetdevInfo {
+  name: string;
+  addresses?: string[];
+  description?: string;
+}
+
+export interface DaemonCore {
+  services(): ServiceInfo[];
+  service(name: string): ServiceInfo | undefined;
+  addService(req: { name: string; type: string; uri: string }): Promise<void>;
+  deleteService(name: string): Promise<void>;
+
+  cubeNames(): string[];
+  /** The service a cube belongs to, or undefined if there is no such cube. */
+  cubeService(name: string): string | undefined;
+  cubeSummary(name: string): CubeSummary | undefined;
+
+  /** Stored configuration of a cube (defaults applied), without state. */
+  cubeConfig(name: string): JsonObject | undefined;
+  /** Configuration plus state, as a GET of the cube shows it. */
+  readCube(name: string): Promise<JsonObject>;
+  /** `config` has been validated against the service's model and has its defaults. */
+  createCube(service: string, config: JsonObject): Promise<void>;
+  /** Replaces the whole configuration; the core diffs it against the stored one. */
+  updateCube(name: string, next: JsonObject): Promise<void>;
+  deleteCube(name: string): Promise<void>;
+  action(name: string, path: PathStep[], input: JsonObject): Promise<Json | undefined>;
+
+  connect(peer1: string, peer2: string): Promise<void>;
+  disconnect(peer1: string, peer2: string): Promise<void>;
+  attach(req: AttachRequest): Promise<void>;
+  detach(req: { cube: string; port: string }): Promise<void>;
+  /** GET /topology/:ifname */
+  netdevTopology(ifname: string): JsonObject;
+  netdevs(): NetdevInfo[];
+}

@@ -1,0 +1,134 @@
+// libpolycube's public contract: what a service is, and what it may ask of the daemon.
+//
+// A service never touches daemon globals. It gets a CubeContext per cube and returns a
+// CubeControl; every call that may cross a process boundary is async, so the same service
+// code runs in the daemon's process (local) or in its own process over gRPC (remote).
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+export type CubeType = "TC" | "XDP_SKB" | "XDP_DRV";
+export type LogLevel = "TRACE" | "DEBUG" | "INFO" | "WARN" | "ERR" | "CRITICAL" | "OFF";
+export type Direction = "INGRESS" | "EGRESS";
+export type ServiceKind = "standard" | "transparent";
+
+/** One step of a path into a cube's data tree: a node name, with list keys when it is a list entry. */
+export interface PathStep {
+  node: string;
+  keys?: Record<string, string>;
+}
+
+/** One difference between two configurations of a cube, at leaf or list-entry granularity. */
+export interface Change {
+  op: "create" | "delete" | "modify";
+  /** e.g. [{node:"ports",keys:{name:"p1"}},{node:"ip"}] */
+  path: PathStep[];
+  /** The same path as text: /ports[name=p1]/ip */
+  where: string;
+  before?: Json;
+  after?: Json;
+}
+
+/** A packet the datapath sent to the slow path with pcn_pkt_controller(). */
+export interface PacketIn {
+  /** Port id the packet came in on (standard cubes), or the direction (transparent cubes). */
+  portId: number;
+  portName?: string;
+  direction?: Direction;
+  reason: number;
+  trafficClass: number;
+  metadata: [number, number, number];
+  data: Uint8Array;
+}
+
+export interface Logger {
+  trace(msg: string): void;
+  debug(msg: string): void;
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+  critical(msg: string): void;
+}
+
+/** Raw map access by name; keys and values are the kernel's bytes. Typed views live in src/lib/sdk/maps.ts. */
+export interface MapAccess {
+  get(key: Uint8Array): Promise<Uint8Array | undefined>;
+  /** Per-CPU maps: one value per possible CPU. */
+  getPerCpu(key: Uint8Array): Promise<Uint8Array[] | undefined>;
+  set(key: Uint8Array, value: Uint8Array): Promise<void>;
+  delete(key: Uint8Array): Promise<boolean>;
+  entries(): Promise<Array<[Uint8Array, Uint8Array]>>;
+  clear(): Promise<void>;
+  readonly keySize: number;
+  readonly valueSize: number;
+}
+
+export interface PortInfo {
+  id: number;
+  name: string;
+  peer: string;
+  status: "UP" | "DOWN";
+}
+
+/** What the daemon offers one cube of a service. */
+export interface CubeContext {
+  readonly name: string;
+  readonly uuid: string;
+  readonly service: string;
+  readonly type: CubeType;
+  readonly log: Logger;
+  /**
+   * Loads (or reloads) the cube's datapath from an embedded object, e.g. "simplebridge".
+   * The daemon picks the TC or XDP build from the cube type. `globals` are the object's
+   * read-only variables (const volatile), set before load. Maps survive a reload.
+   */
+  loadDatapath(object: string, globals?: Record<string, number | bigint | boolean>): Promise<void>;
+  map(name: string): MapAccess;
+  ports(): PortInfo[];
+  /** Sends a frame out of a port (to its peer), or into the cube as if received on it. */
+  packetOut(port: number | string, frame: Uint8Array, opts?: { recirculate?: boolean }): Promise<void>;
+  /** Transparent cubes: continue a frame along the chain in a direction, or re-enter this cube. */
+  packetOutDirection(direction: Direction, frame: Uint8Array, opts?: { recirculate?: boolean }): Promise<void>;
+}
+
+/** What a service returns for each cube: the control plane of that cube. */
+export interface CubeControl {
+  /** A validated configuration change. Throw ServiceError to refuse it; nothing is then applied. */
+  apply?(changes: Change[], config: JsonObject): Promise<void> | void;
+  /** Live state (config false nodes, learned entries) overlaid on the stored configuration on GET. */
+  state?(): Promise<JsonObject> | JsonObject;
+  /** A YANG action, e.g. fdb/flush. `path` ends with the action's name. */
+  action?(path: PathStep[], input: JsonObject): Promise<JsonObject | void> | JsonObject | void;
+  packetIn?(pkt: PacketIn): Promise<void> | void;
+  /** Transparent cubes: the cube was attached to a parent ("cube:port" or a netdev), or detached (""). */
+  parentChanged?(parent: string): Promise<void> | void;
+  /** Release everything; the daemon unloads the datapath after this. */
+  destroy?(): Promise<void> | void;
+}
+
+/** A network function, registered by name in src/services/index.ts. */
+export interface ServiceModule {
+  /** REST name, e.g. "simplebridge". */
+  name: string;
+  kind: ServiceKind;
+  /** The service's YANG model text. */
+  yang: string;
+  /** Called after the cube's base state (name, type, ports) exists, with its whole validated config. */
+  createCube(ctx: CubeContext, config: JsonObject): Promise<CubeControl> | CubeControl;
+}
+
+/** An error a service or the daemon reports to the API user. */
+export class ServiceError extends Error {
+  constructor(
+    message: string,
+    /** HTTP status: 4xx for the user's mistakes, 5xx for the service's failures. */
+    readonly status: number = 400,
+    /** RESTCONF error tag, when the error is about a field. */
+    readonly tag?: string,
+    /** The field the error names. */
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = "ServiceError";
+  }
+}

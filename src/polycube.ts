@@ -1,0 +1,15 @@
+// The one executable: daemon when called as polycubed or with --daemon, CLI otherwise.
+// Each mode is imported lazily so that a CLI call does not pay for the daemon's modules.
+import { basename } from "node:path";
+
+const invokedAs = basename(process.argv[1] ?? process.argv0 ?? "");
+const args = process.argv.slice(2);
+const daemonFlag = args.findIndex((a) => a === "--daemon" || a === "-d" || a.startsWith("--daemon="));
+
+if (invokedAs === "polycubed" || process.argv0.endsWith("polycubed") || daemonFlag >= 0) {
+  const { main } = await import("./polycubed.ts");
+  await main(args);
+} else {
+  const { main } = await import("./polycubectl.ts");
+  process.exitCode = await main(args);
+}
