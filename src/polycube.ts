@@ -6,7 +6,12 @@ const invokedAs = basename(process.argv[1] ?? process.argv0 ?? "");
 const args = process.argv.slice(2);
 const daemonFlag = args.findIndex((a) => a === "--daemon" || a === "-d" || a.startsWith("--daemon="));
 
-if (invokedAs === "polycubed" || process.argv0.endsWith("polycubed") || daemonFlag >= 0) {
+const calledAsDaemon = invokedAs === "polycubed" || basename(process.argv0) === "polycubed";
+
+if (calledAsDaemon || daemonFlag >= 0) {
+  // As `polycube --daemon`, the flag only selects the mode; as `polycubed --daemon` it keeps
+  // the original's meaning (detach from the terminal).
+  if (!calledAsDaemon) args.splice(daemonFlag, 1);
   const { main } = await import("./polycubed.ts");
   await main(args);
 } else {

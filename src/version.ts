@@ -1,0 +1,4 @@
+// The version both the daemon and the CLI report.
+import pkg from "../package.json" with { type: "json" };
+
+export const VERSION: string = pkg.version;
