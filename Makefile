@@ -4,7 +4,7 @@ OUT      := build/out
 PREFIX   ?= /usr/local
 SOURCES  := $(shell find src bpf yang -type f 2>/dev/null) package.json
 
-.PHONY: all deps bpf build run test install uninstall bench clean
+.PHONY: all deps bpf build run test install uninstall bench clean check
 
 all: build
 
@@ -48,3 +48,7 @@ bench: build
 
 clean:
 	rm -rf build/out build/gen build/polycube build/polycubed build/polycubectl
+
+# Type-checks the whole tree.
+check: deps
+	node_modules/.bin/tsc -p tsconfig.json

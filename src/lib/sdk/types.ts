@@ -84,6 +84,8 @@ export interface CubeContext {
    */
   loadDatapath(object: string, globals?: Record<string, number | bigint | boolean>): Promise<void>;
   map(name: string): MapAccess;
+  /** Key and value sizes of every map of the loaded datapath (remote contexts need them up front). */
+  describeMaps?(): Record<string, { keySize: number; valueSize: number }>;
   ports(): PortInfo[];
   /** Sends a frame out of a port (to its peer), or into the cube as if received on it. */
   packetOut(port: number | string, frame: Uint8Array, opts?: { recirculate?: boolean }): Promise<void>;

@@ -1,0 +1,229 @@
+// The daemon side of a remote service: dials the service's gRPC server and presents it to the
+// daemon core as an ordinary ServiceModule. The core cannot tell it from a local one.
+//
+// When the service process goes away its cubes stay in the daemon (with their configuration);
+// calls to them fail with 503 naming the service, and the link redials. When the service comes
+// back, every cube is re-created there from the configuration the daemon kept, so its state is
+// restored without the user doing anything.
+import * as grpc from "@grpc/grpc-js";
+import { readFileSync } from "node:fs";
+import { remoteService, type DaemonMessage, type ServiceMessage, type ReplyMsg, type SdkCallMsg } from "./protocol.ts";
+import { Session, OK } from "./session.ts";
+import { decodeGlobals, snapshotOf } from "./wire.ts";
+import { ServiceError } from "../sdk/types.ts";
+import type { CubeContext, CubeControl, Direction, JsonObject, Logger, PacketIn, ServiceKind, ServiceModule } from "../sdk/types.ts";
+import { VERSION } from "../../version.ts";
+
+type ServiceSession = Session<DaemonMessage, ServiceMessage>;
+
+export interface RemoteLinkOptions {
+  uri: string;
+  /** The name the user registered; the service must call itself the same. */
+  name?: string;
+  log: Logger;
+  tls?: { cacert: string; cert?: string; key?: string };
+  /** Delay between redials after the service went away. */
+  redialMs?: number;
+}
+
+interface RemoteCube {
+  ctx: CubeContext;
+  config: JsonObject;
+}
+
+export class RemoteServiceLink {
+  readonly module: ServiceModule;
+  private session?: ServiceSession;
+  private readonly client: grpc.Client & { Session(): grpc.ClientDuplexStream<DaemonMessage, ServiceMessage> };
+  private readonly cubes = new Map<string, RemoteCube>();
+  private closed = false;
+  private redialTimer?: ReturnType<typeof setTimeout>;
+  private registration!: { name: string; kind: ServiceKind; yang: string };
+
+  private constructor(private readonly opts: RemoteLinkOptions) {
+    const creds = opts.tls
+      ? grpc.credentials.createSsl(
+          readFileSync(opts.tls.cacert),
+          opts.tls.key ? readFileSync(opts.tls.key) : null,
+          opts.tls.cert ? readFileSync(opts.tls.cert) : null,
+        )
+      : grpc.credentials.createInsecure();
+    const Client = remoteService();
+    this.client = new Client(opts.uri, creds) as unknown as RemoteServiceLink["client"];
+    const link = this;
+    this.module = {
+      get name() { return link.registration.name; },
+      get kind() { return link.registration.kind; },
+      get yang() { return link.registration.yang; },
+      createCube: (ctx, config) => link.createCube(ctx, config),
+    };
+  }
+
+  /** Dials the service and learns its name and model; fails if it cannot be reached. */
+  static async connect(opts: RemoteLinkOptions): Promise<RemoteServiceLink> {
+    const link = new RemoteServiceLink(opts);
+    try {
+      const reg = await link.open();
+      if (opts.name && reg.name !== opts.name) {
+        throw new ServiceError(`remote service at ${opts.uri} is ${reg.name}, not ${opts.name}`, 400);
+      }
+      link.registration = { name: reg.name, kind: reg.kind as ServiceKind, yang: reg.yang };
+      return link;
+    } catch (e) {
+      link.close();
+      if (e instanceof ServiceError) throw e;
+      throw new ServiceError(`cannot reach remote service at ${opts.uri}: ${(e as Error).message}`, 400);
+    }
+  }
+
+  get available(): boolean {
+    return !!this.session?.isOpen;
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.redialTimer);
+    this.session?.close("service removed");
+    this.client.close();
+  }
+
+  private async open(): Promise<NonNullable<ReplyMsg["registration"]>> {
+    const deadline = Date.now() + 5000;
+    await new Promise<void>((resolve, reject) =>
+      this.client.waitForReady(deadline, (err) => (err ? reject(err) : resolve())),
+    );
+    const session: ServiceSession = new Session<DaemonMessage, ServiceMessage>(this.client.Session(), (m) => this.serve(m));
+    this.session = session;
+    session.onClose((why) => this.lost(why));
+    const reply = await session.request({ hello: { daemonVersion: VERSION } });
+    if (!reply.registration?.name) throw new ServiceError(`remote service at ${this.opts.uri} did not register`, 502);
+    return reply.registration;
+  }
+
+  private lost(why: string): void {
+    if (this.closed) return;
+    this.opts.log.warn(`remote service ${this.registration?.name ?? this.opts.uri} lost (${why}); its cubes wait for it to come back`);
+    this.scheduleRedial();
+  }
+
+  private scheduleRedial(): void {
+    if (this.closed) return;
+    this.redialTimer = setTimeout(() => void this.redial(), this.opts.redialMs ?? 500);
+  }
+
+  private async redial(): Promise<void> {
+    if (this.closed || this.available) return;
+    try {
+      const reg = await this.open();
+      if (reg.name !== this.registration.name) throw new Error(`a different service (${reg.name}) answers at ${this.opts.uri}`);
+      for (const [name, cube] of this.cubes) await this.call(name, "create_cube", cube.config, cube.ctx);
+      this.opts.log.info(`remote service ${reg.name} is back at ${this.opts.uri}; ${this.cubes.size} cubes restored`);
+    } catch (e) {
+      this.opts.log.debug(`redial ${this.opts.uri}: ${(e as Error).message}`);
+      this.session?.close("redial failed");
+      if (!this.session?.isOpen) this.scheduleRedial();
+    }
+  }
+
+  private unreachable(): ServiceError {
+    return new ServiceError(`remote service ${this.registration.name} at ${this.opts.uri} is unreachable`, 503);
+  }
+
+  private async call(cube: string, op: string, args: unknown, ctx: CubeContext): Promise<ReplyMsg> {
+    if (!this.session?.isOpen) throw this.unreachable();
+    return this.session.request({
+      call: { cube, op, json: JSON.stringify(args ?? {}), context: JSON.stringify(snapshotOf(ctx)) },
+    });
+  }
+
+  private async createCube(ctx: CubeContext, config: JsonObject): Promise<CubeControl> {
+    const name = ctx.name;
+    this.creating.set(name, ctx);
+    try {
+      await this.call(name, "create_cube", config, ctx);
+    } finally {
+      this.creating.delete(name);
+    }
+    this.cubes.set(name, { ctx, config });
+    const call = (op: string, args?: unknown) => this.call(name, op, args, ctx);
+    return {
+      apply: async (changes, next) => {
+        await call("apply", { changes, config: next });
+        this.cubes.get(name)!.config = next;
+      },
+      state: async () => JSON.parse((await call("state")).json || "{}") as JsonObject,
+      action: async (path, input) => JSON.parse((await call("action", { path, input })).json || "null") ?? undefined,
+      parentChanged: async (parent) => { await call("parent_changed", { parent }); },
+      packetIn: (pkt: PacketIn) => {
+        this.session?.notify({
+          packetIn: {
+            cube: name, portId: pkt.portId, portName: pkt.portName ?? "", direction: pkt.direction ?? "",
+            reason: pkt.reason, trafficClass: pkt.trafficClass, metadata: [...pkt.metadata], data: pkt.data,
+            context: JSON.stringify(snapshotOf(ctx)),
+          },
+        });
+      },
+      destroy: async () => {
+        this.cubes.delete(name);
+        if (this.available) await call("destroy");
+      },
+    };
+  }
+
+  /** A request from the service: an SDK call of one of its cubes, or a log line. */
+  private async serve(msg: ServiceMessage): Promise<ReplyMsg | undefined> {
+    if (msg.log) {
+      const cube = this.cubes.get(msg.log.cube);
+      const log = cube?.ctx.log ?? this.opts.log;
+      const level = msg.log.level;
+      const fn = level === "TRACE" ? log.trace : level === "DEBUG" ? log.debug : level === "WARN" ? log.warn
+        : level === "ERR" ? log.error : level === "CRITICAL" ? log.critical : log.info;
+      fn.call(log, msg.log.message);
+      return undefined;
+    }
+    if (msg.sdk) return this.sdk(msg.sdk);
+    throw new ServiceError("unexpected message from remote service", 500);
+  }
+
+  private async sdk(call: SdkCallMsg): Promise<ReplyMsg> {
+    // During create_cube the cube is not registered yet, but its context is the pending one.
+    const ctx = this.cubes.get(call.cube)?.ctx ?? this.pendingContext(call.cube);
+    if (!ctx) throw new ServiceError(`Cube ${call.cube} does not exist`, 404);
+    const args = call.json ? JSON.parse(call.json) : {};
+    const key = call.key ? new Uint8Array(call.key) : new Uint8Array();
+    switch (call.op) {
+      case "load_datapath": {
+        await ctx.loadDatapath(call.name!, decodeGlobals(args));
+        return { ok: true, json: JSON.stringify(ctx.describeMaps?.() ?? {}) };
+      }
+      case "map_get":
+        return { ok: true, data: (await ctx.map(call.name!).get(key)) ?? new Uint8Array() };
+      case "map_get_percpu":
+        return { ok: true, values: (await ctx.map(call.name!).getPerCpu(key)) ?? [] };
+      case "map_set":
+        await ctx.map(call.name!).set(key, new Uint8Array(call.value ?? []));
+        return OK;
+      case "map_delete":
+        return { ok: true, json: JSON.stringify(await ctx.map(call.name!).delete(key)) };
+      case "map_entries": {
+        const entries = await ctx.map(call.name!).entries();
+        return { ok: true, keys: entries.map((e) => e[0]), values: entries.map((e) => e[1]) };
+      }
+      case "map_clear":
+        await ctx.map(call.name!).clear();
+        return OK;
+      case "packet_out":
+        await ctx.packetOut(args.port, new Uint8Array(call.value ?? []), { recirculate: !!args.recirculate });
+        return OK;
+      case "packet_out_direction":
+        await ctx.packetOutDirection(args.direction as Direction, new Uint8Array(call.value ?? []), { recirculate: !!args.recirculate });
+        return OK;
+    }
+    throw new ServiceError(`unknown SDK call ${call.op}`, 500);
+  }
+
+  private readonly creating = new Map<string, CubeContext>();
+  private pendingContext(name: string): CubeContext | undefined {
+    return this.creating.get(name);
+  }
+}
