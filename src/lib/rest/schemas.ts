@@ -1,0 +1,37 @@
+// Compiled schemas of the loaded services, compiled once per model text.
+import type { DaemonCore } from "../../daemon/core-api.ts";
+import { loadModule, type Schema } from "../yang/index.ts";
+import { RestError } from "./errors.ts";
+
+export class SchemaCache {
+  private cache = new Map<string, { text: string; schema: Schema }>();
+  constructor(private core: DaemonCore) {}
+
+  /** The schema of a loaded service, or undefined if no such service is loaded. */
+  get(service: string): Schema | undefined {
+    const info = this.core.service(service);
+    if (!info) {
+      this.cache.delete(service);
+      return undefined;
+    }
+    const hit = this.cache.get(service);
+    if (hit && hit.text === info.yang) return hit.schema;
+    try {
+      const schema = loadModule(info.yang);
+      this.cache.set(service, { text: info.yang, schema });
+      return schema;
+    } catch (e) {
+      throw RestError.text(500, `the model of service ${service} does not load: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** Serialises writes: each request computes the next configuration from the stored one. */
+export class WriteLock {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.tail.then(fn, fn);
+    this.tail = p.catch(() => undefined);
+    return p;
+  }
+}
