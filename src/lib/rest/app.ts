@@ -93,13 +93,13 @@ export function createRestApp(core: DaemonCore, opts: RestOptions): Hono {
     });
 
   // --- root ---------------------------------------------------------------------------------
-  app.get(`${BASE}/`, () => {
+  app.get(BASE, () => {
     const rels = ["services", "cubes", "netdevs", "version", "connect", "disconnect", "attach", "detach", "topology"];
     const names = [...core.services().map((s) => s.name), ...core.cubeNames()];
     const links = [{ rel: "self", href: linker.href([]) }, ...[...rels, ...names].map((r) => ({ rel: r, href: linker.href([r]) }))];
     return plainJson({ _links: links });
   });
-  app.options(`${BASE}/`, (c) =>
+  app.options(BASE, (c) =>
     topLevel(() => {
       const q = query(c);
       if (!q.has("help")) return emptyReply(200);

@@ -288,7 +288,9 @@ class TreeChecker {
     const v = obj[c.name];
     if (c.kind === "action" || c.kind === "notification") return;
     if (v === undefined) {
-      if (c.kind === "leaf" && c.mandatory && this.relevant(c)) this.err("missing-attribute", f, `${f} is mandatory`);
+      // Missing keys are reported by list() already.
+      const isKey = c.parent?.kind === "list" && c.parent.keys?.includes(c.name);
+      if (c.kind === "leaf" && c.mandatory && this.relevant(c) && !isKey) this.err("missing-attribute", f, `${f} is mandatory`);
       if (c.kind === "container" && !c.presence) this.object(c, {}, f);
       if ((c.kind === "list" || c.kind === "leaf-list") && (c.minElements ?? 0) > 0 && this.relevant(c))
         this.err("missing-element", f, `${f} needs at least ${c.minElements} elements`);
