@@ -276,7 +276,7 @@ describe("sub-resources", () => {
     expect((await call("PATCH", "/tyrrest/c1/", { "udp-port": 53 })).status).toBe(200);
     expect((await call("PATCH", "/tyrrest/c1/tcp-port", 80)).status).toBe(200);
     const cfg = core.cubeConfig("c1")!;
-    expect([cfg["udp-port"], cfg["tcp-port"]]).toEqual([undefined, 80]);
+    expect([cfg["udp-port"] ?? null, cfg["tcp-port"]]).toEqual([null, 80]);
   });
 
   test("containers: PUT replaces, DELETE restores defaults", async () => {
