@@ -117,6 +117,8 @@ export class ServiceApi {
     if (b["service-name"] !== undefined && b["service-name"] !== t.service)
       throw RestError.tagged("invalid-value", "service-name", `service-name ${JSON.stringify(b["service-name"])} differs from the service ${t.service}`);
     delete b.name;
+    // Equal to the service by now; the REST layer sets it itself.
+    delete b["service-name"];
     return b;
   }
 
