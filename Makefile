@@ -16,7 +16,7 @@ bpf: deps
 
 # One executable; polycubed and polycubectl are hard links so the daemon's process name is polycubed.
 $(OUT)/polycube: $(SOURCES) build/gen/bpf-objects.ts
-	$(BUN) build --compile --minify-syntax src/polycube.ts --outfile $(OUT)/polycube
+	$(BUN) build --compile --minify-syntax src/polycube.ts src/lib/bpf/ringbuf-worker.ts --outfile $(OUT)/polycube
 	ln -f $(OUT)/polycube $(OUT)/polycubed
 	ln -f $(OUT)/polycube $(OUT)/polycubectl
 	ln -sf out/polycube build/polycube

@@ -1,0 +1,197 @@
+// Kernel maps by fd: raw byte access, per-CPU values, iteration, creation.
+import { ptr } from "bun:ffi";
+import { lib, libc } from "./libbpf.ts";
+import { BpfError, check, lastErrno } from "./errors.ts";
+
+export const MapType = {
+  HASH: 1, ARRAY: 2, PROG_ARRAY: 3, PERF_EVENT_ARRAY: 4, PERCPU_HASH: 5, PERCPU_ARRAY: 6,
+  LRU_HASH: 9, LRU_PERCPU_HASH: 10, LPM_TRIE: 11, DEVMAP: 14, QUEUE: 22, RINGBUF: 27,
+} as const;
+
+const PERCPU_TYPES = new Set<number>([MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH, 21 /* PERCPU_CGROUP_STORAGE */]);
+const ENOENT = 2;
+
+export const possibleCpus: number = Math.max(1, lib.libbpf_num_possible_cpus());
+
+export interface MapInfo {
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  id: number;
+}
+
+function mapInfo(fd: number, name: string): MapInfo {
+  // struct bpf_map_info: type, id, key_size, value_size, max_entries, map_flags, name[16] ...
+  const buf = new Uint32Array(32);
+  const len = new Uint32Array([buf.byteLength]);
+  check(lib.bpf_obj_get_info_by_fd(fd, ptr(buf), ptr(len)), `read info of map ${name} (fd ${fd})`);
+  return { type: buf[0]!, id: buf[1]!, keySize: buf[2]!, valueSize: buf[3]!, maxEntries: buf[4]!, flags: buf[5]! };
+}
+
+export class BpfMap {
+  readonly type: number;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly id: number;
+  private closed = false;
+
+  private constructor(
+    readonly fd: number,
+    readonly name: string,
+    info: MapInfo,
+    private readonly owned: boolean,
+  ) {
+    this.type = info.type;
+    this.keySize = info.keySize;
+    this.valueSize = info.valueSize;
+    this.maxEntries = info.maxEntries;
+    this.id = info.id;
+  }
+
+  static fromFd(fd: number, name: string, opts: { owned: boolean }): BpfMap {
+    return new BpfMap(fd, name, mapInfo(fd, name), opts.owned);
+  }
+
+  /** Creates a standalone map (e.g. one shared by many objects); this object owns the fd. */
+  static create(spec: { type: number; name: string; keySize: number; valueSize: number; maxEntries: number; flags?: number }): BpfMap {
+    // struct bpf_map_create_opts: sz(8) btf_fd btf_key_type_id btf_value_type_id btf_vmlinux_value_type_id
+    // inner_map_fd map_flags map_extra(8) numa_node map_ifindex
+    const opts = new Uint32Array(14);
+    new BigUint64Array(opts.buffer, 0, 1)[0] = BigInt(opts.byteLength);
+    opts[7] = spec.flags ?? 0;
+    const fd = check(
+      lib.bpf_map_create(spec.type, spec.name.slice(0, 15), spec.keySize, spec.valueSize, spec.maxEntries, ptr(opts)),
+      `create map ${spec.name}`,
+    );
+    return BpfMap.fromFd(fd, spec.name, { owned: true });
+  }
+
+  get perCpu(): boolean {
+    return PERCPU_TYPES.has(this.type);
+  }
+
+  /** Bytes of one lookup result: per-CPU maps hold one 8-byte-aligned slot per possible CPU. */
+  private get valueBytes(): number {
+    return this.perCpu ? Math.ceil(this.valueSize / 8) * 8 * possibleCpus : this.valueSize;
+  }
+
+  private key(key: Uint8Array, op: string): Uint8Array {
+    if (key.length !== this.keySize) throw new BpfError(`${op} map ${this.name}: key is ${key.length} bytes, the map's are ${this.keySize}`, 22);
+    return key.length === 0 ? new Uint8Array(1) : key;
+  }
+
+  private live(op: string): void {
+    if (this.closed) throw new BpfError(`${op} map ${this.name} after close`, 9);
+  }
+
+  /** The value, or undefined when the key is absent (per-CPU maps: all CPUs' slots concatenated). */
+  lookupRaw(key: Uint8Array): Uint8Array | undefined {
+    this.live("lookup in");
+    const value = new Uint8Array(this.valueBytes);
+    const rc = lib.bpf_map_lookup_elem(this.fd, ptr(this.key(key, "lookup in")), ptr(value));
+    if (rc < 0) {
+      const errno = rc === -1 ? lastErrno() : -rc;
+      if (errno === ENOENT) return undefined;
+      throw new BpfError(`lookup in map ${this.name}`, errno);
+    }
+    return value;
+  }
+
+  lookup(key: Uint8Array): Uint8Array | undefined {
+    const v = this.lookupRaw(key);
+    return v && this.perCpu ? v.subarray(0, this.valueSize) : v;
+  }
+
+  /** Per-CPU maps: one value per possible CPU. */
+  lookupPerCpu(key: Uint8Array): Uint8Array[] | undefined {
+    const v = this.lookupRaw(key);
+    if (!v) return undefined;
+    if (!this.perCpu) return [v];
+    const stride = Math.ceil(this.valueSize / 8) * 8;
+    return Array.from({ length: possibleCpus }, (_, i) => v.slice(i * stride, i * stride + this.valueSize));
+  }
+
+  /** flags: 0 any, 1 BPF_NOEXIST, 2 BPF_EXIST. Per-CPU maps take one value copied to every CPU, or all slots. */
+  update(key: Uint8Array, value: Uint8Array, flags = 0): void {
+    this.live("update");
+    let v = value;
+    if (this.perCpu && value.length === this.valueSize) {
+      const stride = Math.ceil(this.valueSize / 8) * 8;
+      v = new Uint8Array(stride * possibleCpus);
+      for (let i = 0; i < possibleCpus; i++) v.set(value, i * stride);
+    } else if (value.length !== this.valueBytes) {
+      throw new BpfError(`update map ${this.name}: value is ${value.length} bytes, the map's are ${this.valueSize}`, 22);
+    }
+    check(lib.bpf_map_update_elem(this.fd, ptr(this.key(key, "update")), ptr(v), BigInt(flags)), `update map ${this.name}`);
+  }
+
+  /** True if the key was there. */
+  delete(key: Uint8Array): boolean {
+    this.live("delete from");
+    const rc = lib.bpf_map_delete_elem(this.fd, ptr(this.key(key, "delete from")));
+    if (rc >= 0) return true;
+    const errno = rc === -1 ? lastErrno() : -rc;
+    if (errno === ENOENT) return false;
+    throw new BpfError(`delete from map ${this.name}`, errno);
+  }
+
+  keys(): Uint8Array[] {
+    this.live("iterate");
+    const out: Uint8Array[] = [];
+    let prev: Uint8Array | null = null;
+    for (;;) {
+      const next = new Uint8Array(Math.max(1, this.keySize));
+      const rc = lib.bpf_map_get_next_key(this.fd, prev ? ptr(prev) : null, ptr(next));
+      if (rc < 0) {
+        const errno = rc === -1 ? lastErrno() : -rc;
+        if (errno === ENOENT) break;
+        throw new BpfError(`iterate map ${this.name}`, errno);
+      }
+      out.push(next);
+      prev = next;
+      if (out.length > this.maxEntries) break; // the map changed under us; don't loop forever
+    }
+    return out;
+  }
+
+  entries(): Array<[Uint8Array, Uint8Array]> {
+    const out: Array<[Uint8Array, Uint8Array]> = [];
+    for (const k of this.keys()) {
+      const v = this.lookup(k);
+      if (v) out.push([k, v]);
+    }
+    return out;
+  }
+
+  clear(): void {
+    for (const k of this.keys()) this.delete(k);
+  }
+
+  /** Program arrays: slot -> program fd. */
+  setProgram(index: number, progFd: number): void {
+    this.update(u32Bytes(index), u32Bytes(progFd));
+  }
+
+  clearProgram(index: number): void {
+    this.delete(u32Bytes(index));
+  }
+
+  pin(path: string): void {
+    check(lib.bpf_obj_pin(this.fd, path), `pin map ${this.name} at ${path}`);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.owned) libc.close(this.fd);
+  }
+}
+
+export function u32Bytes(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n >>> 0, true);
+  return b;
+}
