@@ -35,7 +35,7 @@ export class BpfObject {
     const nameBuf = Buffer.from(`${name.replace(/[^A-Za-z0-9_]/g, "_").slice(0, 15)}\0`);
     opts[0] = 16n;
     opts[1] = BigInt(ptr(nameBuf));
-    const h = checkPtr(lib.bpf_object__open_mem(ptr(copy), copy.length, ptr(opts)), `open eBPF object ${name}`);
+    const h = checkPtr(lib.bpf_object__open_mem(ptr(copy), copy.length, ptr(opts)) as Pointer | null, `open eBPF object ${name}`);
     const obj = new BpfObject(h, copy, name);
     (obj as unknown as { nameBuf: Buffer }).nameBuf = nameBuf;
     return obj;
@@ -52,7 +52,7 @@ export class BpfObject {
     const entries = Object.entries(values);
     if (entries.length === 0) return;
     const mapPtr = lib.bpf_object__find_map_by_name(this.h, section.startsWith(".") ? `${this.name.slice(0, 8)}${section}`.slice(0, 15) : section);
-    const rodata = mapPtr ?? this.findMapBySuffix(section);
+    const rodata = (mapPtr as Pointer | null) ?? this.findMapBySuffix(section);
     if (!rodata) throw new BpfError(`set globals of ${this.name}: it has no ${section} section (declare them const volatile)`, 2);
     const sizeBuf = new BigUint64Array(1);
     const data = checkPtr(lib.bpf_map__initial_value(rodata, ptr(sizeBuf)), `read ${section} of ${this.name}`);
@@ -69,7 +69,7 @@ export class BpfObject {
   private findMapBySuffix(suffix: string): Pointer | null {
     let m = lib.bpf_object__next_map(this.h, null);
     while (m) {
-      if (String(lib.bpf_map__name(m)).endsWith(suffix)) return m;
+      if (String(lib.bpf_map__name(m)).endsWith(suffix)) return m as Pointer;
       m = lib.bpf_object__next_map(this.h, m);
     }
     return null;

@@ -33,8 +33,8 @@ let stopped = false;
 function open(fd: number): Ring {
   const size = BpfMap.fromFd(fd, "ringbuf", { owned: false }).maxEntries;
   const page = libc.getpagesize();
-  const consumer = libc.mmap(null, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  const producer = libc.mmap(null, page + 2 * size, PROT_READ, MAP_SHARED, fd, page);
+  const consumer = <Pointer | null>libc.mmap(null, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  const producer = <Pointer | null>libc.mmap(null, page + 2 * size, PROT_READ, MAP_SHARED, fd, page);
   if (!consumer || Number(consumer) === -1 || !producer || Number(producer) === -1) throw new Error(`mmap ring buffer fd ${fd} failed`);
   return { consumer, producer, data: page, mask: size - 1, page, size };
 }

@@ -27,7 +27,7 @@ export class RingBufferReader {
       };
       worker.postMessage({ start: this.mapFd });
     });
-    worker.unref();
+    (worker as Worker & { unref(): void }).unref();
   }
 
   async stop(): Promise<void> {
