@@ -1,0 +1,284 @@
+// Frames the L2/L3 services build or read in their slow paths: Ethernet, ARP, IPv4, ICMP.
+//
+// Hand-written rather than taken from a packet library: the services need only these few
+// fixed-layout headers, and every field is read or written at a known offset.
+
+export const ETH_HLEN = 14;
+export const ETH_P_IP = 0x0800;
+export const ETH_P_ARP = 0x0806;
+export const ETH_P_8021Q = 0x8100;
+export const IPPROTO_ICMP = 1;
+
+export const ARP_REQUEST = 1;
+export const ARP_REPLY = 2;
+
+export const ICMP_ECHO_REPLY = 0;
+export const ICMP_DEST_UNREACH = 3;
+export const ICMP_ECHO_REQUEST = 8;
+export const ICMP_TIME_EXCEEDED = 11;
+export const ICMP_NET_UNREACH = 0;
+export const ICMP_HOST_UNREACH = 1;
+
+export const BROADCAST_MAC = "ff:ff:ff:ff:ff:ff";
+
+// ---- addresses ----
+
+/** "aa:bb:cc:dd:ee:ff" (also with '-' separators, any case) to 6 bytes; throws on bad text. */
+export function macToBytes(mac: string): Uint8Array {
+  const parts = mac.split(/[:-]/);
+  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{1,2}$/.test(p))) throw new Error(`invalid MAC address '${mac}'`);
+  return Uint8Array.from(parts.map((p) => parseInt(p, 16)));
+}
+
+/** 6 bytes (at offset) to lower-case "aa:bb:cc:dd:ee:ff". */
+export function bytesToMac(b: Uint8Array, offset = 0): string {
+  const out: string[] = [];
+  for (let i = 0; i < 6; i++) out.push(b[offset + i]!.toString(16).padStart(2, "0"));
+  return out.join(":");
+}
+
+/** "10.0.0.1" to its host-order number; throws on bad text. */
+export function ipToNumber(ip: string): number {
+  const parts = ip.split(".");
+  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) throw new Error(`invalid IPv4 address '${ip}'`);
+  return parts.reduce((acc, p) => acc * 256 + Number(p), 0) >>> 0;
+}
+
+export function numberToIp(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
+}
+
+/** Prefix length to mask (host order); 0 gives 0. */
+export function prefixMask(len: number): number {
+  return len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+}
+
+export interface Prefix {
+  /** Address as written (host bits kept), host order. */
+  addr: number;
+  len: number;
+  /** Network address (host bits cleared), host order. */
+  network: number;
+}
+
+/** "10.0.0.1/24" to its parts; throws on bad text. */
+export function parsePrefix(text: string): Prefix {
+  const m = /^([^/]+)\/(\d{1,2})$/.exec(text);
+  if (!m || Number(m[2]) > 32) throw new Error(`invalid IPv4 prefix '${text}'`);
+  const addr = ipToNumber(m[1]!);
+  const len = Number(m[2]);
+  return { addr, len, network: (addr & prefixMask(len)) >>> 0 };
+}
+
+/** Locally administered, unicast random MAC (as the original's get_random_mac). */
+export function randomMac(): string {
+  const b = crypto.getRandomValues(new Uint8Array(6));
+  b[0] = (b[0]! & 0xfe) | 0x02;
+  return bytesToMac(b);
+}
+
+// ---- checksums ----
+
+/** RFC 1071 Internet checksum of a byte range, ready to store (big-endian). */
+export function internetChecksum(b: Uint8Array, start = 0, end = b.length): number {
+  let sum = 0;
+  for (let i = start; i + 1 < end; i += 2) sum += (b[i]! << 8) | b[i + 1]!;
+  if ((end - start) % 2 === 1) sum += b[end - 1]! << 8;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+// ---- Ethernet ----
+
+export interface EthernetHeader {
+  dst: string;
+  src: string;
+  ethertype: number;
+}
+
+export function parseEthernet(frame: Uint8Array): EthernetHeader | undefined {
+  if (frame.length < ETH_HLEN) return undefined;
+  return { dst: bytesToMac(frame, 0), src: bytesToMac(frame, 6), ethertype: (frame[12]! << 8) | frame[13]! };
+}
+
+export function buildEthernet(dst: string, src: string, ethertype: number, payload: Uint8Array): Uint8Array {
+  const f = new Uint8Array(ETH_HLEN + payload.length);
+  f.set(macToBytes(dst), 0);
+  f.set(macToBytes(src), 6);
+  f[12] = ethertype >> 8;
+  f[13] = ethertype & 255;
+  f.set(payload, ETH_HLEN);
+  return f;
+}
+
+/** Rewrites the MAC addresses of a frame in place. */
+export function setMacs(frame: Uint8Array, dst: string, src: string): void {
+  frame.set(macToBytes(dst), 0);
+  frame.set(macToBytes(src), 6);
+}
+
+// ---- ARP (Ethernet/IPv4 only) ----
+
+export interface Arp {
+  op: number;
+  senderMac: string;
+  senderIp: string;
+  targetMac: string;
+  targetIp: string;
+}
+
+/** The ARP packet of an Ethernet frame, if it is an Ethernet/IPv4 one. */
+export function parseArp(frame: Uint8Array): Arp | undefined {
+  const eth = parseEthernet(frame);
+  if (!eth || eth.ethertype !== ETH_P_ARP || frame.length < ETH_HLEN + 28) return undefined;
+  const a = frame.subarray(ETH_HLEN);
+  const dv = new DataView(a.buffer, a.byteOffset, 28);
+  if (dv.getUint16(0) !== 1 || dv.getUint16(2) !== ETH_P_IP || a[4] !== 6 || a[5] !== 4) return undefined;
+  return {
+    op: dv.getUint16(6),
+    senderMac: bytesToMac(a, 8),
+    senderIp: numberToIp(dv.getUint32(14)),
+    targetMac: bytesToMac(a, 18),
+    targetIp: numberToIp(dv.getUint32(24)),
+  };
+}
+
+export function buildArp(ethDst: string, arp: Arp): Uint8Array {
+  const a = new Uint8Array(28);
+  const dv = new DataView(a.buffer);
+  dv.setUint16(0, 1);
+  dv.setUint16(2, ETH_P_IP);
+  a[4] = 6;
+  a[5] = 4;
+  dv.setUint16(6, arp.op);
+  a.set(macToBytes(arp.senderMac), 8);
+  dv.setUint32(14, ipToNumber(arp.senderIp));
+  a.set(macToBytes(arp.targetMac), 18);
+  dv.setUint32(24, ipToNumber(arp.targetIp));
+  return buildEthernet(ethDst, arp.senderMac, ETH_P_ARP, a);
+}
+
+export function buildArpRequest(srcMac: string, srcIp: string, targetIp: string): Uint8Array {
+  return buildArp(BROADCAST_MAC, { op: ARP_REQUEST, senderMac: srcMac, senderIp: srcIp, targetMac: "00:00:00:00:00:00", targetIp });
+}
+
+/** The reply to `req`, answering that `req.targetIp` is at `mac`. */
+export function buildArpReply(req: Arp, mac: string): Uint8Array {
+  return buildArp(req.senderMac, { op: ARP_REPLY, senderMac: mac, senderIp: req.targetIp, targetMac: req.senderMac, targetIp: req.senderIp });
+}
+
+// ---- IPv4 ----
+
+export interface Ipv4 {
+  /** Header length in bytes. */
+  ihl: number;
+  totalLength: number;
+  ttl: number;
+  protocol: number;
+  src: string;
+  dst: string;
+  /** Offset of the IPv4 header in the frame. */
+  offset: number;
+}
+
+export function parseIpv4(frame: Uint8Array): Ipv4 | undefined {
+  const eth = parseEthernet(frame);
+  if (!eth || eth.ethertype !== ETH_P_IP || frame.length < ETH_HLEN + 20) return undefined;
+  const dv = new DataView(frame.buffer, frame.byteOffset + ETH_HLEN);
+  const vihl = dv.getUint8(0);
+  if (vihl >> 4 !== 4) return undefined;
+  const ihl = (vihl & 15) * 4;
+  if (ihl < 20 || frame.length < ETH_HLEN + ihl) return undefined;
+  return {
+    ihl,
+    totalLength: dv.getUint16(2),
+    ttl: dv.getUint8(8),
+    protocol: dv.getUint8(9),
+    src: numberToIp(dv.getUint32(12)),
+    dst: numberToIp(dv.getUint32(16)),
+    offset: ETH_HLEN,
+  };
+}
+
+let ipId = 1;
+
+/** An IPv4 packet (no options, DF clear) carrying payload; checksum filled in. */
+export function buildIpv4(src: string, dst: string, protocol: number, payload: Uint8Array, ttl = 64): Uint8Array {
+  const p = new Uint8Array(20 + payload.length);
+  const dv = new DataView(p.buffer);
+  p[0] = 0x45;
+  dv.setUint16(2, p.length);
+  dv.setUint16(4, ipId++ & 0xffff);
+  p[8] = ttl;
+  p[9] = protocol;
+  dv.setUint32(12, ipToNumber(src));
+  dv.setUint32(16, ipToNumber(dst));
+  dv.setUint16(10, internetChecksum(p, 0, 20));
+  p.set(payload, 20);
+  return p;
+}
+
+/** True if the IPv4 header checksum of the frame is right. */
+export function ipv4ChecksumOk(frame: Uint8Array): boolean {
+  const ip = parseIpv4(frame);
+  return !!ip && internetChecksum(frame, ip.offset, ip.offset + ip.ihl) === 0;
+}
+
+// ---- ICMP ----
+
+export interface Icmp {
+  type: number;
+  code: number;
+  /** Offset of the ICMP header in the frame. */
+  offset: number;
+}
+
+export function parseIcmp(frame: Uint8Array): Icmp | undefined {
+  const ip = parseIpv4(frame);
+  if (!ip || ip.protocol !== IPPROTO_ICMP) return undefined;
+  const off = ip.offset + ip.ihl;
+  if (frame.length < off + 8) return undefined;
+  return { type: frame[off]!, code: frame[off + 1]!, offset: off };
+}
+
+function icmpMessage(type: number, code: number, rest: Uint8Array, body: Uint8Array): Uint8Array {
+  const m = new Uint8Array(8 + body.length);
+  m[0] = type;
+  m[1] = code;
+  m.set(rest.subarray(0, 4), 4);
+  m.set(body, 8);
+  const c = internetChecksum(m);
+  m[2] = c >> 8;
+  m[3] = c & 255;
+  return m;
+}
+
+/**
+ * The echo reply to an echo request frame: same identifier, sequence and data, addresses swapped.
+ * `srcMac` is the MAC the reply leaves from. Undefined if the frame is not an echo request.
+ */
+export function buildEchoReply(request: Uint8Array, srcMac: string): Uint8Array | undefined {
+  const eth = parseEthernet(request);
+  const ip = parseIpv4(request);
+  const icmp = parseIcmp(request);
+  if (!eth || !ip || !icmp || icmp.type !== ICMP_ECHO_REQUEST) return undefined;
+  const end = Math.min(request.length, ip.offset + ip.totalLength);
+  const msg = icmpMessage(ICMP_ECHO_REPLY, 0, request.subarray(icmp.offset + 4, icmp.offset + 8), request.subarray(icmp.offset + 8, end));
+  return buildEthernet(eth.src, srcMac, ETH_P_IP, buildIpv4(ip.dst, ip.src, IPPROTO_ICMP, msg));
+}
+
+/**
+ * An ICMP error (time exceeded, destination unreachable) about `offending`, sent from `srcIp`/`srcMac`
+ * back to the offending packet's sender: it quotes the offending IP header and 8 bytes of its data
+ * (RFC 792). Undefined for frames that must not cause an ICMP error (non-IPv4, ICMP errors themselves).
+ */
+export function buildIcmpError(offending: Uint8Array, type: number, code: number, srcIp: string, srcMac: string): Uint8Array | undefined {
+  const eth = parseEthernet(offending);
+  const ip = parseIpv4(offending);
+  if (!eth || !ip) return undefined;
+  const icmp = parseIcmp(offending);
+  if (icmp && icmp.type !== ICMP_ECHO_REQUEST && icmp.type !== ICMP_ECHO_REPLY) return undefined;
+  const quoted = offending.subarray(ip.offset, Math.min(offending.length, ip.offset + ip.ihl + 8));
+  const msg = icmpMessage(type, code, new Uint8Array(4), quoted);
+  return buildEthernet(eth.src, srcMac, ETH_P_IP, buildIpv4(srcIp, ip.src, IPPROTO_ICMP, msg));
+}

@@ -1,0 +1,120 @@
+// The router's routing table: connected routes (one per port address, nexthop "local") and
+// static routes, longest-prefix match with path cost as the tie-breaker.
+//
+// This is the control plane's model; the datapath gets only the best route of each network
+// (see bestRoutes), in an LPM trie.
+import { ipToNumber, numberToIp, parsePrefix, prefixMask } from "./packets.ts";
+
+export const LOCAL = "local";
+
+export interface Route {
+  /** Network in canonical text, host bits cleared: "10.0.0.0/24". */
+  network: string;
+  /** "local" for connected routes, else the next hop's address. */
+  nexthop: string;
+  interface: string;
+  pathcost: number;
+  connected: boolean;
+}
+
+export class RouteError extends Error {}
+
+function canonical(network: string): { text: string; net: number; len: number } {
+  const p = parsePrefix(network);
+  return { text: `${numberToIp(p.network)}/${p.len}`, net: p.network, len: p.len };
+}
+
+const key = (network: string, nexthop: string) => `${network} ${nexthop}`;
+
+export class RouteTable {
+  private readonly routes = new Map<string, Route>();
+
+  /** Adds the connected route of a port address ("10.0.0.1/24"). Returns it. */
+  addConnected(address: string, port: string): Route {
+    const c = canonical(address);
+    const r: Route = { network: c.text, nexthop: LOCAL, interface: port, pathcost: 0, connected: true };
+    this.routes.set(key(r.network, LOCAL + " " + port), r);
+    return r;
+  }
+
+  removeConnected(address: string, port: string): void {
+    this.routes.delete(key(canonical(address).text, LOCAL + " " + port));
+  }
+
+  /**
+   * Adds a static route. The next hop must be reachable through a connected route; the
+   * interface, when given, must be that route's port. Throws RouteError naming what is wrong.
+   */
+  addStatic(network: string, nexthop: string, pathcost = 1, iface?: string): Route {
+    const c = canonical(network);
+    ipToNumber(nexthop);
+    const via = this.connectedFor(nexthop);
+    if (!via) throw new RouteError(`nexthop ${nexthop} is not reachable through any port's network`);
+    if (iface && iface !== via.interface) throw new RouteError(`nexthop ${nexthop} is reachable through port ${via.interface}, not ${iface}`);
+    const r: Route = { network: c.text, nexthop, interface: via.interface, pathcost, connected: false };
+    this.routes.set(key(r.network, nexthop), r);
+    return r;
+  }
+
+  /** Removes a static route; connected routes cannot be removed this way. */
+  removeStatic(network: string, nexthop: string): boolean {
+    if (nexthop === LOCAL) throw new RouteError(`route ${network} via local is a connected route and cannot be deleted`);
+    return this.routes.delete(key(canonical(network).text, nexthop));
+  }
+
+  setPathcost(network: string, nexthop: string, pathcost: number): void {
+    const r = this.routes.get(key(canonical(network).text, nexthop));
+    if (!r || r.connected) throw new RouteError(`no static route ${network} via ${nexthop}`);
+    r.pathcost = pathcost;
+  }
+
+  /** Static routes whose next hop is no longer reachable (after a port address change). */
+  unreachableStatic(): Route[] {
+    return this.all().filter((r) => !r.connected && !this.connectedFor(r.nexthop));
+  }
+
+  all(): Route[] {
+    return [...this.routes.values()];
+  }
+
+  /** Longest-prefix match; among equal prefixes the lowest path cost (connected routes win at 0). */
+  lookup(ip: string): Route | undefined {
+    const a = ipToNumber(ip);
+    let best: Route | undefined;
+    let bestLen = -1;
+    for (const r of this.routes.values()) {
+      const c = canonical(r.network);
+      if (((a & prefixMask(c.len)) >>> 0) !== c.net) continue;
+      if (c.len > bestLen || (c.len === bestLen && r.pathcost < best!.pathcost)) {
+        best = r;
+        bestLen = c.len;
+      }
+    }
+    return best;
+  }
+
+  /** The route the datapath uses for each network: the lowest path cost. */
+  bestRoutes(): Route[] {
+    const best = new Map<string, Route>();
+    for (const r of this.routes.values()) {
+      const b = best.get(r.network);
+      if (!b || r.pathcost < b.pathcost) best.set(r.network, r);
+    }
+    return [...best.values()];
+  }
+
+  private connectedFor(ip: string): Route | undefined {
+    const a = ipToNumber(ip);
+    let best: Route | undefined;
+    let bestLen = -1;
+    for (const r of this.routes.values()) {
+      if (!r.connected) continue;
+      const c = canonical(r.network);
+      if (((a & prefixMask(c.len)) >>> 0) === c.net && c.len > bestLen) {
+        best = r;
+        bestLen = c.len;
+      }
+    }
+    return best;
+  }
+}
