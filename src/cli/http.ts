@@ -1,0 +1,53 @@
+// HTTP to the daemon: TLS settings from the config, redirects followed by hand so that a 308
+// (the daemon's cube-name redirect) keeps method and body, as Go's client did, with a Referer
+// like Go's so the daemon can stop a redirect loop.
+import { readFileSync } from "node:fs";
+import type { HttpCall } from "./args.ts";
+import type { CliConfig } from "./config.ts";
+
+export interface HttpReply {
+  status: number;
+  statusText: string;
+  text: string;
+}
+
+/** The daemon could not be reached at all. */
+export class UnreachableError extends Error {}
+
+const MAX_REDIRECTS = 10;
+
+function tlsOptions(cfg: CliConfig): Record<string, string> | undefined {
+  if (!cfg.url.startsWith("https:")) return undefined;
+  const tls: Record<string, string> = { ca: readFileSync(cfg.cacert, "utf8") };
+  if (cfg.cert) {
+    tls.cert = readFileSync(cfg.cert, "utf8");
+    tls.key = readFileSync(cfg.key, "utf8");
+  }
+  return tls;
+}
+
+export async function send(call: HttpCall, cfg: CliConfig): Promise<HttpReply> {
+  const tls = tlsOptions(cfg);
+  let url = call.url;
+  let referer: string | undefined;
+  for (let hop = 0; ; hop++) {
+    if (cfg.debug) process.stderr.write(`${call.method} ${url}${call.body !== undefined ? `\n${call.body}` : ""}\n`);
+    const headers: Record<string, string> = {};
+    if (call.body !== undefined) headers["content-type"] = "application/json";
+    if (referer) headers.referer = referer;
+    let r: Response;
+    try {
+      r = await fetch(url, { method: call.method, body: call.body, headers, redirect: "manual", ...(tls ? { tls } : {}) } as RequestInit);
+    } catch (e) {
+      throw new UnreachableError((e as Error).message);
+    }
+    const location = r.headers.get("location");
+    if ([301, 302, 303, 307, 308].includes(r.status) && location && hop < MAX_REDIRECTS) {
+      await r.arrayBuffer();
+      referer = url;
+      url = new URL(location, url).toString();
+      continue;
+    }
+    return { status: r.status, statusText: r.statusText, text: await r.text() };
+  }
+}
