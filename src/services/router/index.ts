@@ -1,0 +1,199 @@
+// router: a static IPv4 router. The datapath forwards (LPM route, ARP lookup, TTL decrement,
+// MAC rewrite); this control plane keeps its maps equal to the configuration and handles what
+// the datapath sends up: ARP (answers for its addresses, learns neighbours), packets for the
+// router itself (ICMP echo), expired TTLs and missing routes (ICMP errors), and next hops not
+// yet resolved: those packets wait in a queue while an ARP request goes out, and are
+// re-injected on their input port once the neighbour answers.
+import { be32, bytes, ipv4, mac, struct, u32 } from "../../lib/bpf/codec.ts";
+import type { CubeContext, CubeControl, Json, JsonObject, PacketIn, ServiceModule } from "../../lib/sdk/types.ts";
+import { ArpTable } from "./arp.ts";
+import { addressFacing, buildModel, portOfAddress, pruneLearned, type RouterModel, type RouterPort } from "./model.ts";
+import {
+  ARP_REPLY, ARP_REQUEST, buildArpReply, buildArpRequest, buildEchoReply, buildIcmpError, ICMP_DEST_UNREACH, ICMP_ECHO_REQUEST,
+  ICMP_HOST_UNREACH, ICMP_NET_UNREACH, ICMP_TIME_EXCEEDED, ipToNumber, parseArp, parseEthernet, parseIcmp, parseIpv4, parsePrefix,
+} from "./packets.ts";
+import { LOCAL } from "./routes.ts";
+import yang from "./router.yang" with { type: "text" };
+
+export const REASON_ARP = 1;
+export const REASON_ARP_LOOKUP_MISS = 2;
+export const REASON_TTL_EXCEEDED = 3;
+export const REASON_PKT_FOR_ROUTER = 4;
+export const REASON_NO_ROUTE = 5;
+
+/** How long packets wait for an ARP reply before they are dropped (and the sender told so). */
+const ARP_WAIT_MS = 3000;
+
+const portValue = struct<{ mac: string; pad: Uint8Array }>(8, { mac: { offset: 0, codec: mac }, pad: { offset: 6, codec: bytes(2) } });
+const rtKey = struct<{ prefixlen: number; ip: string }>(8, { prefixlen: { offset: 0, codec: u32 }, ip: { offset: 4, codec: ipv4 } });
+const rtValue = struct<{ nexthop: number; port: number }>(8, { nexthop: { offset: 0, codec: be32 }, port: { offset: 4, codec: u32 } });
+const arpValue = struct<{ mac: string; pad: Uint8Array; port: number }>(12, {
+  mac: { offset: 0, codec: mac },
+  pad: { offset: 6, codec: bytes(2) },
+  port: { offset: 8, codec: u32 },
+});
+const pad2 = new Uint8Array(2);
+
+/** Writes a map's wanted contents and deletes what an earlier write left that is no longer wanted. */
+class MapMirror {
+  private written = new Map<string, Uint8Array>();
+  constructor(private readonly map: ReturnType<CubeContext["map"]>) {}
+
+  async replace(want: Map<string, [Uint8Array, Uint8Array]>): Promise<void> {
+    for (const [id, [k, v]] of want) await this.map.set(k, v);
+    for (const [id, k] of this.written) if (!want.has(id)) await this.map.delete(k);
+    this.written = new Map([...want].map(([id, [k]]) => [id, k]));
+  }
+
+  async set(id: string, k: Uint8Array, v: Uint8Array): Promise<void> {
+    await this.map.set(k, v);
+    this.written.set(id, k);
+  }
+}
+
+async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeControl> {
+  await ctx.loadDatapath("router");
+  const portsMap = new MapMirror(ctx.map("router_port"));
+  const ipsMap = new MapMirror(ctx.map("router_ips"));
+  const routesMap = new MapMirror(ctx.map("routing_table"));
+  const arpMap = new MapMirror(ctx.map("arp_table"));
+  const macs = new Map<string, string>();
+  const arp = new ArpTable();
+  let model: RouterModel;
+
+  const portIds = () => new Map(ctx.ports().map((p) => [p.name, p.id]));
+  const portById = (id: number): RouterPort | undefined => [...model.ports.values()].find((p) => p.id === id);
+
+  const writeArp = async () => {
+    const want = new Map<string, [Uint8Array, Uint8Array]>();
+    for (const e of arp.all()) {
+      const port = model.ports.get(e.interface);
+      if (port) want.set(e.ip, [ipv4.encode(e.ip), arpValue.encode({ mac: e.mac, pad: pad2, port: port.id })]);
+    }
+    await arpMap.replace(want);
+  };
+
+  const sync = async (cfg: JsonObject) => {
+    const next = buildModel(cfg, portIds(), macs);
+    model = next;
+    pruneLearned(arp, model);
+    const ports = new Map<string, [Uint8Array, Uint8Array]>();
+    const ips = new Map<string, [Uint8Array, Uint8Array]>();
+    for (const p of model.ports.values()) {
+      ports.set(p.name, [u32.encode(p.id), portValue.encode({ mac: p.mac, pad: pad2 })]);
+      for (const a of p.addresses) {
+        const ip = a.split("/")[0]!;
+        ips.set(ip, [ipv4.encode(ip), u32.encode(p.id)]);
+      }
+    }
+    const routes = new Map<string, [Uint8Array, Uint8Array]>();
+    for (const r of model.routes.bestRoutes()) {
+      const port = model.ports.get(r.interface)!;
+      const pre = parsePrefix(r.network);
+      const nexthop = r.nexthop === LOCAL ? 0 : ipToNumber(r.nexthop);
+      routes.set(r.network, [rtKey.encode({ prefixlen: pre.len, ip: r.network.split("/")[0]! }), rtValue.encode({ nexthop, port: port.id })]);
+    }
+    await portsMap.replace(ports);
+    await ipsMap.replace(ips);
+    await routesMap.replace(routes);
+    await writeArp();
+  };
+
+  const send = (port: RouterPort, frame: Uint8Array | undefined) => (frame ? ctx.packetOut(port.id, frame) : Promise.resolve());
+
+  /** Sends an ARP request for ip out of the port its route goes through. */
+  const resolve = async (ip: string, port: RouterPort) => {
+    const from = addressFacing(port, ip) ?? port.addresses[0]?.split("/")[0];
+    if (!from) return;
+    ctx.log.debug(`ARP request for ${ip} on port ${port.name}`);
+    await send(port, buildArpRequest(port.mac, from, ip));
+  };
+
+  const onArp = async (inPort: RouterPort, data: Uint8Array) => {
+    const a = parseArp(data);
+    if (!a) return;
+    // Learn neighbours that are on this port's networks, from their requests and replies.
+    if (a.senderIp !== "0.0.0.0" && addressFacing(inPort, a.senderIp)) {
+      const learned = arp.learn(a.senderIp, a.senderMac, inPort.name);
+      if (learned) await arpMap.set(a.senderIp, ipv4.encode(a.senderIp), arpValue.encode({ mac: a.senderMac, pad: pad2, port: inPort.id }));
+      const waiting = arp.takePending(a.senderIp);
+      for (const p of waiting) await ctx.packetOut(p.inPort, p.frame, { recirculate: true });
+      if (waiting.length) ctx.log.debug(`${a.senderIp} resolved: ${waiting.length} queued packet(s) re-injected`);
+    }
+    if (a.op === ARP_REQUEST && inPort.addresses.some((x) => x.split("/")[0] === a.targetIp)) await send(inPort, buildArpReply(a, inPort.mac));
+    else if (a.op !== ARP_REPLY && a.op !== ARP_REQUEST) ctx.log.debug(`ARP op ${a.op} ignored`);
+  };
+
+  /** An ICMP error back to the sender of `frame`, from the input port's address. */
+  const icmpError = async (inPort: RouterPort, frame: Uint8Array, type: number, code: number) => {
+    const ip = parseIpv4(frame);
+    if (!ip) return;
+    const from = addressFacing(inPort, ip.src) ?? inPort.addresses[0]?.split("/")[0];
+    if (!from) return;
+    await send(inPort, buildIcmpError(frame, type, code, from, inPort.mac));
+  };
+
+  const onLookupMiss = async (inPort: RouterPort, frame: Uint8Array) => {
+    const ip = parseIpv4(frame);
+    if (!ip) return;
+    const route = model.routes.lookup(ip.dst);
+    if (!route) return icmpError(inPort, frame, ICMP_DEST_UNREACH, ICMP_NET_UNREACH);
+    const nexthop = route.nexthop === LOCAL ? ip.dst : route.nexthop;
+    const out = model.ports.get(route.interface);
+    if (!out) return;
+    if (arp.enqueue(nexthop, out.name, { frame: frame.slice(), inPort: inPort.id })) await resolve(nexthop, out);
+  };
+
+  const expire = async () => {
+    for (const [ip, packets] of arp.expirePending(ARP_WAIT_MS)) {
+      ctx.log.debug(`no ARP reply from ${ip}: ${packets.length} packet(s) dropped`);
+      const first = packets[0];
+      const inPort = first && portById(first.inPort);
+      if (first && inPort) await icmpError(inPort, first.frame, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH);
+    }
+  };
+
+  await sync(config);
+  const timer = setInterval(() => expire().catch((e) => ctx.log.warn(`ARP queue: ${e}`)), 1000);
+  timer.unref?.();
+
+  return {
+    async apply(_changes, cfg) {
+      await sync(cfg);
+    },
+    state() {
+      const ports: Json[] = [...model.ports.values()].map((p) => ({ name: p.name, mac: p.mac }));
+      const route: Json[] = model.routes.all().map((r) => ({ network: r.network, nexthop: r.nexthop, interface: r.interface, pathcost: r.pathcost }));
+      const arpTable: Json[] = arp.all().map((e) => ({ address: e.ip, mac: e.mac, interface: e.interface }));
+      return { ports, route, "arp-table": arpTable };
+    },
+    async packetIn(pkt: PacketIn) {
+      const inPort = portById(pkt.portId);
+      if (!inPort) return;
+      const eth = parseEthernet(pkt.data);
+      if (!eth) return;
+      switch (pkt.reason) {
+        case REASON_ARP:
+          return onArp(inPort, pkt.data);
+        case REASON_PKT_FOR_ROUTER: {
+          const icmp = parseIcmp(pkt.data);
+          const ip = parseIpv4(pkt.data)!;
+          if (icmp?.type === ICMP_ECHO_REQUEST && portOfAddress(model, ip.dst)) return send(inPort, buildEchoReply(pkt.data, inPort.mac));
+          return;
+        }
+        case REASON_TTL_EXCEEDED:
+          return icmpError(inPort, pkt.data, ICMP_TIME_EXCEEDED, 0);
+        case REASON_NO_ROUTE:
+          return icmpError(inPort, pkt.data, ICMP_DEST_UNREACH, ICMP_NET_UNREACH);
+        case REASON_ARP_LOOKUP_MISS:
+          return onLookupMiss(inPort, pkt.data);
+      }
+    },
+    destroy() {
+      clearInterval(timer);
+    },
+  };
+}
+
+export const router: ServiceModule = { name: "router", kind: "standard", yang, createCube };
+export default router;

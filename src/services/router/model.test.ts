@@ -1,0 +1,46 @@
+import { describe, expect, test } from "bun:test";
+import { ArpTable } from "./arp.ts";
+import { addressFacing, buildModel, portOfAddress, pruneLearned } from "./model.ts";
+
+const ids = new Map([["p1", 1], ["p2", 2]]);
+const base = {
+  ports: [
+    { name: "p1", ip: "10.0.1.1/24", secondaryip: [{ ip: "10.0.11.1/24" }] },
+    { name: "p2", ip: "10.0.2.1/24", mac: "02:AA:00:00:00:02" },
+  ],
+};
+
+describe("router model", () => {
+  test("ports get addresses, connected routes and stable random MACs", () => {
+    const macs = new Map<string, string>();
+    const m = buildModel(base, ids, macs);
+    expect(m.ports.get("p1")).toMatchObject({ id: 1, addresses: ["10.0.1.1/24", "10.0.11.1/24"] });
+    expect(m.ports.get("p2")!.mac).toBe("02:aa:00:00:00:02");
+    const mac1 = m.ports.get("p1")!.mac;
+    expect(mac1).toMatch(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
+    expect(buildModel(base, ids, macs).ports.get("p1")!.mac).toBe(mac1);
+    expect(m.routes.all().map((r) => `${r.network} ${r.nexthop} ${r.interface}`)).toEqual([
+      "10.0.1.0/24 local p1", "10.0.11.0/24 local p1", "10.0.2.0/24 local p2",
+    ]);
+    expect(addressFacing(m.ports.get("p1")!, "10.0.11.7")).toBe("10.0.11.1");
+    expect(portOfAddress(m, "10.0.2.1")!.name).toBe("p2");
+  });
+  test("static routes and ARP entries are checked against the ports", () => {
+    const m = buildModel({ ...base, route: [{ network: "0.0.0.0/0", nexthop: "10.0.2.254", pathcost: 1 }], "arp-table": [{ address: "10.0.2.254", mac: "02:00:00:00:00:FE", interface: "p2" }] }, ids, new Map());
+    expect(m.routes.lookup("8.8.8.8")).toMatchObject({ interface: "p2", nexthop: "10.0.2.254" });
+    expect(m.staticArp.get("10.0.2.254")).toEqual({ mac: "02:00:00:00:00:fe", interface: "p2" });
+    expect(() => buildModel({ ...base, route: [{ network: "0.0.0.0/0", nexthop: "192.168.0.1" }] }, ids, new Map())).toThrow(/route 0.0.0.0\/0 via 192.168.0.1: nexthop 192.168.0.1 is not reachable/);
+    expect(() => buildModel({ ...base, "arp-table": [{ address: "10.0.2.9", mac: "02:00:00:00:00:09", interface: "p7" }] }, ids, new Map())).toThrow(/interface 'p7'/);
+  });
+  test("bad addresses are refused", () => {
+    expect(() => buildModel({ ports: [{ name: "p1", ip: "10.0.1.0/24" }] }, ids, new Map())).toThrow(/network address/);
+    expect(() => buildModel({ ports: [{ name: "p1", ip: "10.0.1.1/24" }, { name: "p2", ip: "10.0.1.1/16" }] }, ids, new Map())).toThrow(/already used by port p1/);
+  });
+  test("learned neighbours go when their port's network goes; static ones follow the configuration", () => {
+    const arp = new ArpTable();
+    arp.learn("10.0.1.5", "02:00:00:00:00:05", "p1");
+    arp.learn("10.0.2.5", "02:00:00:00:00:06", "p2");
+    pruneLearned(arp, buildModel({ ports: [base.ports[0]!], "arp-table": [{ address: "10.0.1.9", mac: "02:00:00:00:00:09", interface: "p1" }] }, ids, new Map()));
+    expect(arp.all().map((e) => `${e.ip} ${e.static}`).sort()).toEqual(["10.0.1.5 false", "10.0.1.9 true"]);
+  });
+});

@@ -1,0 +1,138 @@
+// The router's configuration turned into the tables the control plane and the datapath use:
+// ports (addresses, MAC), routes (connected + static) and static ARP entries. Built whole
+// from each validated configuration, so that a refused change leaves nothing half-applied.
+import { ServiceError, type JsonObject } from "../../lib/sdk/types.ts";
+import { ArpTable } from "./arp.ts";
+import { ipToNumber, macToBytes, parsePrefix, prefixMask, randomMac, bytesToMac, type Prefix } from "./packets.ts";
+import { RouteError, RouteTable } from "./routes.ts";
+
+export interface RouterPort {
+  name: string;
+  id: number;
+  mac: string;
+  /** Primary address first, then the secondary ones, as written ("10.0.0.1/24"). */
+  addresses: string[];
+}
+
+export interface RouterModel {
+  ports: Map<string, RouterPort>;
+  routes: RouteTable;
+  /** address -> { mac, interface } */
+  staticArp: Map<string, { mac: string; interface: string }>;
+}
+
+interface PortConfig {
+  name: string;
+  ip?: string;
+  secondaryip?: { ip: string }[];
+  mac?: string;
+}
+
+interface RouteConfig {
+  network: string;
+  nexthop: string;
+  interface?: string;
+  pathcost?: number;
+}
+
+interface ArpConfig {
+  address: string;
+  mac: string;
+  interface: string;
+}
+
+function bad(msg: string, field?: string): ServiceError {
+  return new ServiceError(msg, 400, "invalid-value", field);
+}
+
+/**
+ * Builds the router's tables from its configuration. `portIds` are the cube's port ids by name;
+ * `macs` remembers the random MACs given to ports without one, so they stay stable.
+ */
+export function buildModel(cfg: JsonObject, portIds: Map<string, number>, macs: Map<string, string>): RouterModel {
+  const ports = new Map<string, RouterPort>();
+  const routes = new RouteTable();
+  const owners = new Map<number, string>();
+  for (const p of (cfg.ports ?? []) as unknown as PortConfig[]) {
+    const id = portIds.get(p.name);
+    if (id === undefined) continue;
+    let mac = p.mac?.toLowerCase();
+    if (mac) {
+      try {
+        mac = bytesToMac(macToBytes(mac));
+      } catch {
+        throw bad(`port ${p.name}: invalid mac '${p.mac}'`, "mac");
+      }
+    } else {
+      mac = macs.get(p.name) ?? randomMac();
+    }
+    macs.set(p.name, mac);
+    const addresses = [p.ip, ...(p.secondaryip ?? []).map((s) => s.ip)].filter((a): a is string => !!a);
+    for (const a of addresses) {
+      let pre: Prefix;
+      try {
+        pre = parsePrefix(a);
+      } catch {
+        throw bad(`port ${p.name}: invalid address '${a}'`, "ip");
+      }
+      if (pre.len < 32 && pre.addr === pre.network) throw bad(`port ${p.name}: ${a} is a network address, not a host address`, "ip");
+      const other = owners.get(pre.addr);
+      if (other !== undefined) throw bad(`port ${p.name}: address ${a.split("/")[0]} is already used by port ${other}`, "ip");
+      owners.set(pre.addr, p.name);
+      routes.addConnected(a, p.name);
+    }
+    ports.set(p.name, { name: p.name, id, mac, addresses });
+  }
+  for (const name of [...macs.keys()]) if (!ports.has(name)) macs.delete(name);
+
+  for (const r of (cfg.route ?? []) as unknown as RouteConfig[]) {
+    try {
+      routes.addStatic(r.network, r.nexthop, r.pathcost ?? 1, r.interface);
+    } catch (e) {
+      if (e instanceof RouteError) throw bad(`route ${r.network} via ${r.nexthop}: ${e.message}`, "nexthop");
+      throw bad(`route ${r.network} via ${r.nexthop}: ${(e as Error).message}`, "network");
+    }
+  }
+
+  const staticArp = new Map<string, { mac: string; interface: string }>();
+  for (const a of (cfg["arp-table"] ?? []) as unknown as ArpConfig[]) {
+    const ip = a.address.replace(/\/32$/, "");
+    try {
+      ipToNumber(ip);
+    } catch {
+      throw bad(`arp-table: '${a.address}' is not an IPv4 host address`, "address");
+    }
+    if (!ports.has(a.interface)) throw bad(`arp-table ${a.address}: interface '${a.interface}' is not a port of this router`, "interface");
+    staticArp.set(ip, { mac: a.mac.toLowerCase(), interface: a.interface });
+  }
+  return { ports, routes, staticArp };
+}
+
+/** The port address (primary or secondary) in the same network as ip, to speak ARP/ICMP from. */
+export function addressFacing(port: RouterPort, ip: string): string | undefined {
+  const a = ipToNumber(ip);
+  for (const text of port.addresses) {
+    const p = parsePrefix(text);
+    if (((a & prefixMask(p.len)) >>> 0) === p.network) return text.split("/")[0];
+  }
+  return undefined;
+}
+
+/** The port owning address ip, if any. */
+export function portOfAddress(model: RouterModel, ip: string): RouterPort | undefined {
+  for (const p of model.ports.values()) if (p.addresses.some((a) => a.split("/")[0] === ip)) return p;
+  return undefined;
+}
+
+/** Keeps the learned entries that still make sense with the new model (their port still has that network). */
+export function pruneLearned(arp: ArpTable, model: RouterModel): void {
+  for (const e of arp.all()) {
+    if (e.static) {
+      if (!model.staticArp.has(e.ip)) arp.removeStatic(e.ip);
+      continue;
+    }
+    const port = model.ports.get(e.interface);
+    if (!port || !addressFacing(port, e.ip)) arp.forgetPort(e.interface);
+  }
+  for (const [ip, s] of model.staticArp) arp.setStatic(ip, s.mac, s.interface);
+}

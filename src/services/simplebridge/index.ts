@@ -1,0 +1,95 @@
+// simplebridge: a learning bridge. The datapath learns source MACs and forwards known
+// destinations; unknown and broadcast destinations come to this slow path (reason FLOODING),
+// which sends a copy out of every other UP port. Static entries (fdb/entry in the
+// configuration) are written with the static flag and are never learned over or aged.
+import { u32 } from "../../lib/bpf/codec.ts";
+import { ServiceError, type CubeContext, type CubeControl, type Json, type JsonObject, type PacketIn, type ServiceModule } from "../../lib/sdk/types.ts";
+import { ageOf, bootSeconds, bridgeConfig, DEFAULT_AGING_TIME, ENTRY_STATIC, encodeKey, fdbKey, fdbValue, isExpired } from "./fdb.ts";
+import yang from "./simplebridge.yang" with { type: "text" };
+
+export const REASON_FLOODING = 1;
+/** How often expired learned entries are removed from the map (the datapath ignores them anyway). */
+const SWEEP_INTERVAL_MS = 5000;
+
+interface EntryConfig {
+  address: string;
+  port: string;
+}
+
+async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeControl> {
+  await ctx.loadDatapath("simplebridge");
+  const fdb = ctx.map("fwdtable");
+  const cfgMap = ctx.map("config");
+  let agingTime = DEFAULT_AGING_TIME;
+  let statics = new Set<string>();
+
+  const portName = (id: number) => ctx.ports().find((p) => p.id === id)?.name;
+
+  const sync = async (cfg: JsonObject, strict: boolean) => {
+    const fdbCfg = (cfg.fdb ?? {}) as JsonObject;
+    const aging = Number(fdbCfg["aging-time"] ?? DEFAULT_AGING_TIME);
+    const ids = new Map(ctx.ports().map((p) => [p.name, p.id]));
+    const want = new Map<string, number>();
+    for (const e of (fdbCfg.entry ?? []) as unknown as EntryConfig[]) {
+      const id = ids.get(e.port);
+      if (id === undefined) {
+        if (strict) throw new ServiceError(`fdb entry ${e.address}: port '${e.port}' is not a port of this cube`, 400, "invalid-value", "port");
+        continue;
+      }
+      want.set(e.address.toLowerCase(), id);
+    }
+    await cfgMap.set(u32.encode(0), bridgeConfig.encode({ agingTime: aging }));
+    agingTime = aging;
+    for (const [address, port] of want) await fdb.set(encodeKey(address), fdbValue.encode({ timestamp: 0n, port, flags: ENTRY_STATIC }));
+    for (const address of statics) if (!want.has(address)) await fdb.delete(encodeKey(address));
+    statics = new Set(want.keys());
+    // Learned entries towards ports that no longer exist must not keep attracting traffic.
+    for (const [k, v] of await fdb.entries()) if (!portName(fdbValue.decode(v).port)) await fdb.delete(k);
+  };
+
+  const sweep = async () => {
+    const now = bootSeconds();
+    for (const [k, v] of await fdb.entries()) if (isExpired(fdbValue.decode(v), now, agingTime)) await fdb.delete(k);
+  };
+
+  await sync(config, true);
+  const timer = setInterval(() => sweep().catch((e) => ctx.log.warn(`fdb aging: ${e}`)), SWEEP_INTERVAL_MS);
+  timer.unref?.();
+
+  return {
+    async apply(changes, cfg) {
+      await sync(cfg, changes.some((c) => c.path[0]?.node === "fdb"));
+    },
+    async state() {
+      const now = bootSeconds();
+      const entry: Json[] = [];
+      for (const [k, v] of await fdb.entries()) {
+        const e = fdbValue.decode(v);
+        const port = portName(e.port);
+        if (!port || isExpired(e, now, agingTime)) continue;
+        entry.push({ address: fdbKey.decode(k).addr, port, age: ageOf(e, now) });
+      }
+      return { fdb: { "aging-time": agingTime, entry } };
+    },
+    async action(path) {
+      const name = path[path.length - 1]?.node;
+      if (name !== "flush") throw new ServiceError(`unknown action '${name}'`, 404);
+      // Flush forgets what was learned; static entries are configuration and stay.
+      for (const [k, v] of await fdb.entries()) if (!(fdbValue.decode(v).flags & ENTRY_STATIC)) await fdb.delete(k);
+      return { flushed: true };
+    },
+    async packetIn(pkt: PacketIn) {
+      if (pkt.reason !== REASON_FLOODING) return;
+      for (const p of ctx.ports()) {
+        if (p.id === pkt.portId || p.status !== "UP") continue;
+        await ctx.packetOut(p.id, pkt.data);
+      }
+    },
+    async destroy() {
+      clearInterval(timer);
+    },
+  };
+}
+
+export const simplebridge: ServiceModule = { name: "simplebridge", kind: "standard", yang, createCube };
+export default simplebridge;
