@@ -96,10 +96,10 @@ class TablePrinter {
         const inner = this.flatten(v, level, `${name}.`);
         inner.cells.forEach((c, n) => cells.set(n, c));
         lists.push(...inner.lists);
-      } else if (level + 1 > this.depth) cells.set(name, `[${(v as JsonValue[]).length} items]`);
-      else {
-        cells.set(name, `[${(v as JsonValue[]).length} items]`);
-        lists.push([name, v as Obj[]]);
+      } else if (Array.isArray(v)) {
+        cells.set(name, `[${v.length} items]`);
+        // Within the depth, the list follows the table as a table of its own.
+        if (level + 1 <= this.depth) lists.push([name, v as Obj[]]);
       }
     }
     return { cells, lists };

@@ -4,7 +4,7 @@
 // 64 KiB are pipes of size 0 (the original missed those). A FIFO whose writer stays silent
 // (an inherited stdin in a daemon or CI runner) must not hang the CLI: if neither a byte nor
 // EOF arrives within STDIN_GRACE_MS, the body comes from the key=value arguments.
-import { fstatSync, readFileSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from "node:fs";
 
 export const STDIN_GRACE_MS = 1000;
 
@@ -21,19 +21,39 @@ export function stdinKind(): StdinKind {
   return "other";
 }
 
+/**
+ * Reads the FIFO through a second, non-blocking open of it (/proc/self/fd/0), polling: a
+ * pending blocking read would keep the process alive after the command is done. Before the
+ * first byte the wait is bounded by STDIN_GRACE_MS; once the writer has spoken, it is waited
+ * for until EOF however long it takes.
+ */
 async function readFifo(): Promise<string> {
-  const reader = Bun.stdin.stream().getReader();
-  const chunks: Uint8Array[] = [];
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const silent = new Promise<"silent">((resolve) => (timer = setTimeout(() => resolve("silent"), STDIN_GRACE_MS)));
-  const first = await Promise.race([reader.read(), silent]);
-  clearTimeout(timer);
-  if (first === "silent") {
-    reader.cancel().catch(() => {});
+  let fd: number;
+  try {
+    fd = openSync("/proc/self/fd/0", constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
     return "";
   }
-  // Once the writer has spoken, wait for EOF however long it takes.
-  for (let r = first; !r.done; r = await reader.read()) chunks.push(r.value);
+  const chunks: Buffer[] = [];
+  const buf = Buffer.alloc(65536);
+  const deadline = Date.now() + STDIN_GRACE_MS;
+  try {
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, buf.length, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
+        if (chunks.length === 0 && Date.now() > deadline) return "";
+        await Bun.sleep(5);
+        continue;
+      }
+      if (n === 0) break;
+      chunks.push(Buffer.from(buf.subarray(0, n)));
+    }
+  } finally {
+    closeSync(fd);
+  }
   return Buffer.concat(chunks).toString("utf8");
 }
 
