@@ -64,7 +64,8 @@ class TablePrinter {
     }
     nested.sort(([, a], [, b]) => Number(Array.isArray(a)) - Number(Array.isArray(b)));
     for (const [k, v] of nested) {
-      this.lines.push("", `${indent}${k}:`);
+      if (this.lines.length) this.lines.push("");
+      this.lines.push(`${indent}${k}:`);
       if (Array.isArray(v)) this.table(v as Obj[], level + 1, `${indent} `);
       else this.object(v as Obj, level + 1, `${indent} `);
     }

@@ -42,7 +42,9 @@ function typeText(p: ParamHelp): string {
 
 function describe(p: ParamHelp): string {
   const d = (p.description ?? "").replace(/\s+/g, " ").trim();
-  return p.enum?.length ? `${d}${d ? " " : ""}(${p.enum.join(", ")})` : d;
+  // Descriptions often list the values already.
+  const listed = p.enum?.every((e) => d.includes(e)) ?? true;
+  return listed ? d : `${d}${d ? " " : ""}(${p.enum!.join(", ")})`;
 }
 
 function paramRow(name: string, p: ParamHelp): string[] {
@@ -63,9 +65,9 @@ export function renderHelp(h: HelpReply, words: string[], verb?: string): string
   for (const c of h.commands ?? []) rows.push([c, "command", COMMAND_TEXT[c] ?? "", ""]);
   for (const [n, p] of Object.entries(h.params ?? {})) rows.push(paramRow(n, p));
   for (const e of h.elements ?? []) rows.push([Object.values(e).join(" "), "element", "", ""]);
-  const lines = columnize(rows);
+  const lines = rows.length > 1 ? columnize(rows) : [];
   const optional = Object.entries(h["optional-params"] ?? {});
-  if (optional.length) lines.push("", "Other parameters:", ...columnize([HEADER, ...optional.map(([n, p]) => optionalRow(n, p))]));
+  if (optional.length) lines.push(...(lines.length ? [""] : []), "Other parameters:", ...columnize([HEADER, ...optional.map(([n, p]) => optionalRow(n, p))]));
   if (verb === "add" || verb === "del") {
     const keys = Object.entries(h.params ?? {})
       .filter(([, p]) => p.type === "key")
