@@ -137,6 +137,13 @@ export function verbMethod(verb: Verb | undefined): string {
   }
 }
 
+const isSingleSet = (a: CliArgs) => a.verb === "set" && a.pairs.length === 1;
+
+/** Whether the body may come from stdin: writes (add, set, no verb), but not `set k=v`. */
+export function readsStdin(a: CliArgs): boolean {
+  return !a.help && verbMethod(a.verb) !== "GET" && verbMethod(a.verb) !== "DELETE" && !isSingleSet(a);
+}
+
 export interface HttpCall {
   method: string;
   url: string;
@@ -159,12 +166,12 @@ export function toRequest(a: CliArgs, base: string, stdinBody?: string): HttpCal
     if (a.pairs.length) throw new UsageError(`key=value arguments are not allowed with ${a.verb}`);
     return { method, url };
   }
-  if (stdinBody !== undefined) return { method, url, body: stdinBody };
-  // The original's single-parameter workaround: `set k=v` writes the leaf itself.
-  if (a.verb === "set" && a.pairs.length === 1) {
+  // The original's single-parameter workaround: `set k=v` writes the leaf itself (stdin unread).
+  if (isSingleSet(a)) {
     const [key, value] = a.pairs[0]!;
     return { method, url: pathUrl(url, key.split(".")), body: JSON.stringify(value) };
   }
-  if (a.verb === "set" && a.pairs.length === 0) throw new UsageError("set needs at least one key=value argument");
+  if (stdinBody !== undefined) return { method, url, body: stdinBody };
+  if (a.verb === "set" && a.pairs.length === 0) throw new UsageError("set needs at least one key=value argument, or a body on stdin");
   return { method, url, body: JSON.stringify(a.body) };
 }

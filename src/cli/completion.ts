@@ -47,7 +47,9 @@ export async function completeWords(words: string[], cfg: CliConfig): Promise<st
     const key = cur.slice(0, cur.indexOf("="));
     candidates = (await ask(cfg, helpUrl(cfg, [...path, ...key.split(".")], "NONE"))).map((v) => `${key}=${v}`);
   } else candidates = await ask(cfg, helpUrl(cfg, path, (verb ?? "none").toUpperCase()));
-  return candidates.filter((c) => c.startsWith(cur) && !(c.startsWith("<") && cur === "" && false));
+  // Enumerations match without regard to case, as the daemon does (`action=f` → `action=FORWARD`).
+  const low = cur.toLowerCase();
+  return candidates.filter((c) => c.startsWith(cur) || c.toLowerCase().startsWith(low));
 }
 
 export function completionScript(shell: string): string | undefined {

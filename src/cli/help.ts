@@ -62,9 +62,11 @@ function optionalRow(name: string, p: ParamHelp): string[] {
  */
 export function renderHelp(h: HelpReply, words: string[], verb?: string): string {
   const rows: string[][] = [HEADER];
-  for (const c of h.commands ?? []) rows.push([c, "command", COMMAND_TEXT[c] ?? "", ""]);
+  // The commands are what may follow the words typed: once a verb is typed, they are not listed.
+  if (!verb) for (const c of h.commands ?? []) rows.push([c, "command", COMMAND_TEXT[c] ?? "", ""]);
   for (const [n, p] of Object.entries(h.params ?? {})) rows.push(paramRow(n, p));
-  for (const e of h.elements ?? []) rows.push([Object.values(e).join(" "), "element", "", ""]);
+  // Existing entries: their key values, typed by their key names (`p1  <name>`).
+  for (const e of h.elements ?? []) rows.push([Object.values(e).join(" "), Object.keys(e).map((k) => `<${k}>`).join(" "), "", ""]);
   const lines = rows.length > 1 ? columnize(rows) : [];
   const optional = Object.entries(h["optional-params"] ?? {});
   if (optional.length) lines.push(...(lines.length ? [""] : []), "Other parameters:", ...columnize([HEADER, ...optional.map(([n, p]) => optionalRow(n, p))]));
@@ -72,9 +74,11 @@ export function renderHelp(h: HelpReply, words: string[], verb?: string): string
     const keys = Object.entries(h.params ?? {})
       .filter(([, p]) => p.type === "key")
       .map(([n, p]) => p.example || `<${n}>`);
-    const extra = verb === "add" ? optional.filter(([, p]) => p.example).map(([n, p]) => `${n}=${p.example}`) : [];
-    lines.push("", "Example:", `    ${["polycubectl", ...words, verb, ...keys, ...extra].join(" ")}`);
+    // service-name's example ("helloworld") is right for one service only: it is left out.
+    const extra = verb === "add" ? optional.filter(([n, p]) => p.example && n !== "service-name").map(([n, p]) => `${n}=${p.example}`) : [];
+    if (lines.length) lines.push("", "Example:", `    ${["polycubectl", ...words, verb, ...keys, ...extra].join(" ")}`);
   }
+  if (!lines.length) return "There is not help for this command\n";
   return `${lines.join("\n")}\n`;
 }
 

@@ -1,6 +1,6 @@
 // One polycubectl invocation: built-in commands rewritten to REST calls (reference §5.2),
 // generic paths sent as the grammar says (§5.1), replies printed (§5.3, §5.4).
-import { parseArgs, pathUrl, toRequest, UsageError, verbMethod, type CliArgs, type Format, type JsonValue } from "./args.ts";
+import { parseArgs, pathUrl, readsStdin, toRequest, UsageError, type CliArgs, type Format, type JsonValue } from "./args.ts";
 import type { CliConfig } from "./config.ts";
 import { renderShow } from "./format.ts";
 import { builtinHelp, renderHelp, renderRootHelp, type HelpReply } from "./help.ts";
@@ -154,15 +154,18 @@ class Runner {
       this.io.out(renderHelp(h as HelpReply, a.path, a.verb));
       return 0;
     }
-    const method = verbMethod(a.verb);
     let stdinBody: string | undefined;
-    if (method === "POST" || method === "PATCH" || method === "PUT") {
+    if (readsStdin(a)) {
       const text = await readStdin();
       if (text.trim() !== "") stdinBody = await bodyToJson(text);
     }
     const call = toRequest(a, this.cfg.url, stdinBody);
     const r = await this.call(call.method, call.url, call.body);
-    return a.verb === "show" ? this.shown(r, a.format, a.hide) : this.written(r);
+    if (a.verb === "show") return this.shown(r, a.format, a.hide);
+    // No verb: an action (or a plain POST). Its output, if any, is printed like `show`, as the
+    // original did (it stays silent only for add, set and del).
+    if (!a.verb && ok(r) && r.text.trim() !== "") return this.shown(r);
+    return this.written(r);
   }
 }
 

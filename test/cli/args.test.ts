@@ -1,6 +1,6 @@
 // polycubectl grammar (reference §5.1, §12): command line → (method, URL, body).
 import { describe, expect, test } from "bun:test";
-import { convertValue, parseArgs, pathEscape, toRequest, UsageError } from "../../src/cli/args.ts";
+import { convertValue, parseArgs, pathEscape, readsStdin, toRequest, UsageError } from "../../src/cli/args.ts";
 
 const BASE = "http://localhost:9000/polycube/v1/";
 const req = (line: string[], stdin?: string) => toRequest(parseArgs(line), BASE, stdin);
@@ -65,7 +65,23 @@ describe("method and URL of each grammar form", () => {
 
   test("stdin body replaces the key=value pairs, and the single-parameter form", () => {
     expect(req(["fw", "chain", "INGRESS", "batch", "rules="], '{"rules":[]}')).toEqual({ method: "POST", url: u("fw/chain/INGRESS/batch/"), body: '{"rules":[]}' });
-    expect(req(["c1", "set", "a=1"], '{"b":2}')).toEqual({ method: "PATCH", url: u("c1/"), body: '{"b":2}' });
+    expect(req(["c1", "set"], '{"b":2}')).toEqual({ method: "PATCH", url: u("c1/"), body: '{"b":2}' });
+    expect(req(["c1", "set", "a=1", "b=2"], '{"b":2}')).toEqual({ method: "PATCH", url: u("c1/"), body: '{"b":2}' });
+    // As the original: `set k=v` writes the leaf and never looks at stdin.
+    expect(req(["c1", "set", "a=1"], '{"b":2}')).toEqual({ method: "PATCH", url: u("c1/a/"), body: "1" });
+  });
+
+  test("which commands read stdin", () => {
+    const reads = (line: string[]) => readsStdin(parseArgs(line));
+    expect(reads(["fw", "chain", "INGRESS", "batch", "rules="])).toBe(true);
+    expect(reads(["r1", "ports", "add", "p1"])).toBe(true);
+    expect(reads(["cubes", "add"])).toBe(true);
+    expect(reads(["r1", "set"])).toBe(true);
+    expect(reads(["r1", "set", "a=1", "b=2"])).toBe(true);
+    expect(reads(["r1", "set", "a=1"])).toBe(false);
+    expect(reads(["r1", "show"])).toBe(false);
+    expect(reads(["del", "r1"])).toBe(false);
+    expect(reads(["r1", "add", "?"])).toBe(false);
   });
 
   test("path words are escaped like Go's url.PathEscape", () => {
