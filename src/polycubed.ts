@@ -1,13 +1,124 @@
-// polycubed: the service-agnostic daemon (entry point). Work in progress: see src/daemon/.
+// polycubed: the service-agnostic daemon. Options as the original (src/daemon/options.ts),
+// the REST API derived from each service's YANG model (src/lib/rest), cubes on the eBPF
+// patch panel (src/daemon/core.ts), one instance per machine, clean shutdown on SIGTERM.
+import { readFileSync } from "node:fs";
+import { parseOptions, usage, OptionsError, type DaemonOptions } from "./daemon/options.ts";
+import { acquirePidFile, AlreadyRunningError } from "./daemon/pidfile.ts";
+import { daemonLog, LogSink, setDefaultSink } from "./lib/log.ts";
+import { VERSION } from "./version.ts";
+
+const MAX_BODY_BYTES = 1 << 20;
+
+/** The original's --daemon: the same command again, detached, and this process exits. */
+function detach(args: string[]): void {
+  const rest = args.filter((a) => a !== "--daemon" && a !== "-d");
+  const child = Bun.spawn([process.execPath, ...(process.execPath.endsWith("bun") ? [process.argv[1]!] : []), ...rest], {
+    stdio: ["ignore", "ignore", "ignore"],
+    env: { ...process.env, POLYCUBED_DETACHED: "1" },
+  });
+  child.unref();
+  console.log(`polycubed started in the background (pid ${child.pid})`);
+}
+
+function tlsOptions(o: DaemonOptions) {
+  if (!o.cert || !o.key) return undefined;
+  return {
+    cert: readFileSync(o.cert, "utf8"),
+    key: readFileSync(o.key, "utf8"),
+    ...(o.cacert ? { ca: readFileSync(o.cacert, "utf8"), requestCert: true, rejectUnauthorized: true } : {}),
+  };
+}
+
 export async function main(args: string[]): Promise<void> {
-  if (args.includes("--help") || args.includes("-h")) {
-    console.log("Usage: polycubed [options]\n  -p, --port PORT   rest server port (default 9000)\n  -h, --help        this help");
+  let parsed;
+  try {
+    parsed = parseOptions(args);
+  } catch (e) {
+    console.error(`polycubed: ${(e as Error).message}`);
+    if (e instanceof OptionsError) console.error("Try 'polycubed --help'.");
+    process.exit(1);
+  }
+  if (parsed.help) {
+    console.log(usage());
     return;
   }
-  if (args.includes("--version") || args.includes("-v")) {
-    console.log("polycubed version 0.1.0");
+  if (parsed.version) {
+    console.log(`polycubed version ${VERSION}`);
     return;
   }
-  console.error("polycubed: not implemented yet");
-  process.exit(1);
+  const o = parsed.options;
+  if (o.daemon && !process.env.POLYCUBED_DETACHED) return detach(args);
+
+  setDefaultSink(new LogSink(o.logfile, !process.env.POLYCUBED_DETACHED));
+  daemonLog.setLevel(o.loglevel);
+  for (const name of parsed.overridden) daemonLog.warn(`${name} is set both in ${o.configfile} and on the command line: the command line wins`);
+
+  let releasePid: () => void;
+  try {
+    releasePid = acquirePidFile(o.pidfile);
+  } catch (e) {
+    console.error(e instanceof AlreadyRunningError ? e.message : `polycubed: ${(e as Error).message}`);
+    process.exit(1);
+  }
+
+  // Loaded after the checks above: they pull in libbpf and every service.
+  const { Core } = await import("./daemon/core.ts");
+  const { builtinServices } = await import("./services/index.ts");
+  const { createRestApp } = await import("./lib/rest/index.ts");
+  const dump = await import("./daemon/cubes-dump.ts");
+
+  let core: Awaited<ReturnType<typeof Core.start>>;
+  try {
+    core = await Core.start(builtinServices);
+  } catch (e) {
+    daemonLog.critical(`cannot start the datapath: ${(e as Error).message}`);
+    releasePid();
+    process.exit(1);
+  }
+
+  const api = o.cubesDumpEnable ? dump.persistent(core, o.cubesDumpFile, daemonLog) : core;
+  let server: ReturnType<typeof Bun.serve> | undefined;
+  let stopping = false;
+  const shutdown = async (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    daemonLog.info(`${why}: shutting down`);
+    server?.stop(true);
+    if ("flush" in api) (api as { flush(): void }).flush();
+    await core.stop();
+    releasePid();
+    daemonLog.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  process.on("SIGHUP", () => void shutdown("SIGHUP"));
+  // A bug in a handler must not take the datapath's control plane down with it.
+  process.on("uncaughtException", (e) => daemonLog.error(`uncaught: ${e.stack ?? e}`));
+  process.on("unhandledRejection", (e) => daemonLog.error(`unhandled rejection: ${(e as Error)?.stack ?? e}`));
+
+  try {
+    if (o.cubesDumpEnable) {
+      if (o.cubesDumpCleanInit) dump.cleanInit(o.cubesDumpFile);
+      else {
+        const n = await dump.restore(core, o.cubesDumpFile, daemonLog);
+        if (n) daemonLog.info(`restored ${n} cubes from ${o.cubesDumpFile}`);
+      }
+    }
+    const app = createRestApp(api, { host: o.addr, port: o.port });
+    server = Bun.serve({
+      hostname: o.addr,
+      port: o.port,
+      fetch: app.fetch,
+      maxRequestBodySize: MAX_BODY_BYTES,
+      tls: tlsOptions(o),
+      idleTimeout: 0,
+    });
+  } catch (e) {
+    daemonLog.critical(`cannot start the REST server on ${o.addr}:${o.port}: ${(e as Error).message}`);
+    await core.stop();
+    releasePid();
+    process.exit(1);
+  }
+  daemonLog.info(`polycubed ${VERSION} listening on ${o.cert ? "https" : "http"}://${o.addr}:${o.port}/polycube/v1/`);
 }

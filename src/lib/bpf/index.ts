@@ -8,3 +8,5 @@ export { RingBufferReader } from "./ringbuf.ts";
 export { embeddedObject, embeddedObjectNames } from "./embedded.ts";
 export * as codec from "./codec.ts";
 export { TypedMap } from "./typed-map.ts";
+export { PacketSocket } from "./packet-socket.ts";
+export { withNetns } from "./netns.ts";

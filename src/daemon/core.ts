@@ -1,0 +1,506 @@
+// The daemon core: services, cubes and their configuration, on top of the patch panel
+// (src/lib/cube). The REST layer hands it validated whole configurations; the core applies
+// the framework's part (ports, peers, log level, attachments) itself and the rest through the
+// cube's service, and undoes its own part when the service refuses.
+import { Fabric, type FabricCube } from "../lib/cube/fabric.ts";
+import { DatapathRuntime } from "../lib/cube/runtime.ts";
+import { Injector } from "../lib/cube/injector.ts";
+import { netdevMac, netdevNames, netdevUsable } from "../lib/cube/netdevs.ts";
+import { decodeEvent, EV_PACKET } from "../lib/slowpath/events.ts";
+import { cubeLogger, daemonLog, LOG_LEVELS, type TaggedLogger } from "../lib/log.ts";
+import { diffConfig, ext, loadModule, type Schema } from "../lib/yang/index.ts";
+import { RemoteServiceLink } from "../lib/remote/daemon-client.ts";
+import { ServiceError, type Change, type CubeControl, type CubeType, type Direction, type Json, type JsonObject, type LogLevel, type PathStep, type ServiceModule } from "../lib/sdk/types.ts";
+import type { AttachRequest, CubeSummary, DaemonCore, NetdevInfo, ServiceInfo } from "./core-api.ts";
+import { cubeContext, portInfos } from "./cube-context.ts";
+
+interface ServiceEntry {
+  module: ServiceModule;
+  schema: Schema;
+  type: "lib" | "grpc";
+  uri: string;
+  remote?: RemoteServiceLink;
+}
+
+interface CubeEntry {
+  service: string;
+  uuid: string;
+  config: JsonObject;
+  fabric: FabricCube;
+  control: CubeControl;
+  log: TaggedLogger;
+}
+
+interface PortConfig {
+  name: string;
+  peer?: string;
+}
+
+const NETDEV_POLL_MS = 1000;
+
+function portsOf(config: JsonObject): PortConfig[] {
+  return ((config.ports ?? []) as unknown as PortConfig[]).map((p) => ({ name: p.name, peer: p.peer ?? "" }));
+}
+
+/** State overlaid on configuration: objects merge, lists of named entries merge by name. */
+function overlay(base: Json, state: Json): Json {
+  if (Array.isArray(base) && Array.isArray(state)) {
+    const keyOf = (e: Json) => (e && typeof e === "object" && !Array.isArray(e) ? (e as JsonObject).name : undefined);
+    if (!state.every((e) => keyOf(e) !== undefined)) return state;
+    const out = base.map((b) => {
+      const s = state.find((x) => keyOf(x) === keyOf(b));
+      return s === undefined ? b : overlay(b, s);
+    });
+    for (const s of state) if (!base.some((b) => keyOf(b) === keyOf(s))) out.push(s);
+    return out;
+  }
+  if (base && state && typeof base === "object" && typeof state === "object" && !Array.isArray(base) && !Array.isArray(state)) {
+    const out: JsonObject = { ...(base as JsonObject) };
+    for (const [k, v] of Object.entries(state as JsonObject)) out[k] = k in out ? overlay(out[k]!, v) : v;
+    return out;
+  }
+  return state;
+}
+
+function splitPeer(peer: string): [string, string] | undefined {
+  const i = peer.indexOf(":");
+  return i > 0 ? [peer.slice(0, i), peer.slice(i + 1)] : undefined;
+}
+
+export class Core implements DaemonCore {
+  private readonly svcs = new Map<string, ServiceEntry>();
+  private readonly cubes = new Map<string, CubeEntry>();
+  private netdevTimer?: ReturnType<typeof setInterval>;
+
+  private constructor(
+    private readonly runtime: DatapathRuntime,
+    private readonly injector: Injector,
+    private readonly fabric: Fabric,
+  ) {}
+
+  /** Sets up the shared datapath (maps, injector, slow path) and registers the services. */
+  static async start(services: ServiceModule[]): Promise<Core> {
+    const runtime = new DatapathRuntime();
+    let injector: Injector | undefined;
+    try {
+      injector = await Injector.create(runtime);
+      const core = new Core(runtime, injector, new Fabric(runtime, injector));
+      for (const m of services) core.register(m, "lib", "builtin");
+      await runtime.startEvents(
+        (rec) => core.onEvent(rec),
+        (e) => daemonLog.error(`slow path: ${e.message}`),
+      );
+      core.netdevTimer = setInterval(() => core.followNetdevs().catch((e) => daemonLog.error(`netdev watch: ${e}`)), NETDEV_POLL_MS);
+      core.netdevTimer.unref?.();
+      return core;
+    } catch (e) {
+      injector?.close();
+      await runtime.close();
+      throw e;
+    }
+  }
+
+  /** Deletes every cube (removing all their kernel objects) and the shared datapath. */
+  async stop(): Promise<void> {
+    clearInterval(this.netdevTimer);
+    for (const name of [...this.cubes.keys()]) {
+      try {
+        await this.deleteCube(name);
+      } catch (e) {
+        daemonLog.error(`deleting cube ${name}: ${(e as Error).message}`);
+      }
+    }
+    await this.fabric.closeAll();
+    for (const s of this.svcs.values()) s.remote?.close();
+    this.injector.close();
+    await this.runtime.close();
+  }
+
+  private register(module: ServiceModule, type: "lib" | "grpc", uri: string, remote?: RemoteServiceLink): void {
+    this.svcs.set(module.name, { module, schema: loadModule(module.yang), type, uri, remote });
+  }
+
+  // ---- services ----------------------------------------------------------------------------
+
+  services(): ServiceInfo[] {
+    return [...this.svcs.keys()].map((n) => this.service(n)!);
+  }
+
+  service(name: string): ServiceInfo | undefined {
+    const s = this.svcs.get(name);
+    if (!s) return undefined;
+    const m = s.schema;
+    return {
+      name,
+      kind: s.module.kind,
+      yang: s.module.yang,
+      type: s.type,
+      uri: s.uri,
+      description: ext(m, "service-description") ?? m.description ?? "",
+      version: ext(m, "service-version") ?? m.revision ?? "",
+    };
+  }
+
+  async addService(req: { name: string; type: string; uri: string }): Promise<void> {
+    if (this.svcs.has(req.name)) throw new ServiceError("Service Controller already exists", 400);
+    if (req.type !== "grpc") throw new ServiceError(`services of type ${req.type} cannot be loaded: the daemon's own services are built in; others run as remote services (type grpc)`, 400);
+    const link = await RemoteServiceLink.connect({ uri: req.uri, name: req.name, log: daemonLog });
+    this.register(link.module, "grpc", req.uri, link);
+  }
+
+  async deleteService(name: string): Promise<void> {
+    const s = this.svcs.get(name);
+    if (!s) throw new ServiceError("Service Controller does not exist", 400);
+    for (const [cube, c] of [...this.cubes]) if (c.service === name) await this.deleteCube(cube);
+    s.remote?.close();
+    this.svcs.delete(name);
+  }
+
+  // ---- cubes -------------------------------------------------------------------------------
+
+  cubeNames(): string[] {
+    return [...this.cubes.keys()];
+  }
+
+  cubeService(name: string): string | undefined {
+    return this.cubes.get(name)?.service;
+  }
+
+  private must(name: string): CubeEntry {
+    const c = this.cubes.get(name);
+    if (!c) throw new ServiceError(`Cube ${name} does not exist`, 404);
+    return c;
+  }
+
+  cubeSummary(name: string): CubeSummary | undefined {
+    const c = this.cubes.get(name);
+    if (!c) return undefined;
+    const s: CubeSummary = { name, uuid: c.uuid, "service-name": c.service, type: c.fabric.type, loglevel: String(c.config.loglevel ?? "INFO") };
+    if (c.fabric.kind === "transparent") s.parent = c.fabric.parent;
+    else {
+      const ports = [...c.fabric.ports.values()];
+      if (ports.length) s.ports = ports.map((p) => (p.peer ? { name: p.name, peer: p.peer } : { name: p.name }));
+      s.shadow = Boolean(c.config.shadow);
+      s.span = Boolean(c.config.span);
+    }
+    return s;
+  }
+
+  cubeConfig(name: string): JsonObject | undefined {
+    const c = this.cubes.get(name);
+    return c ? structuredClone(c.config) : undefined;
+  }
+
+  async readCube(name: string): Promise<JsonObject> {
+    const c = this.must(name);
+    let out: JsonObject = structuredClone(c.config);
+    out.uuid = c.uuid;
+    if (c.fabric.kind === "transparent") out.parent = c.fabric.parent;
+    else {
+      const info = new Map(portInfos(this.fabric, c.fabric).map((p) => [p.name, p]));
+      for (const p of (out.ports ?? []) as JsonObject[]) {
+        const fp = c.fabric.ports.get(String(p.name));
+        p.uuid = `${c.uuid.slice(0, 24)}${String(fp?.id ?? 0).padStart(12, "0")}`;
+        p.status = info.get(String(p.name))?.status ?? "DOWN";
+        p.peer = fp?.peer ?? "";
+        if (fp?.tcubes.length) p.tcubes = [...fp.tcubes];
+      }
+    }
+    if (c.control.state) out = overlay(out, await this.serviceCall(c, () => c.control.state!())) as JsonObject;
+    return out;
+  }
+
+  /** A service's own failure is a 5xx naming it, unless it chose its status. */
+  private async serviceCall<T>(c: { service: string }, fn: () => T | Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof ServiceError) throw e;
+      throw new ServiceError(`${c.service}: ${(e as Error).message}`, 500);
+    }
+  }
+
+  async createCube(service: string, config: JsonObject): Promise<void> {
+    const svc = this.svcs.get(service);
+    if (!svc) throw new ServiceError(`Service ${service} does not exist`, 404);
+    const name = String(config.name);
+    if (this.cubes.has(name)) throw new ServiceError(`Cube ${name} already exists`, 409, "data-exists", "name");
+    if (config.shadow === true) throw new ServiceError("shadow mode is not supported by this implementation", 400, "invalid-value", "shadow");
+    if (config.span === true) throw new ServiceError("Span mode is not present in no-shadow services", 400, "invalid-value", "span");
+    const type = String(config.type ?? "TC") as CubeType;
+    const ports = portsOf(config);
+    this.checkNewPeers(name, type, ports);
+
+    const fabricCube = this.fabric.addCube({ name, service, kind: svc.module.kind, type });
+    const level = String(config.loglevel ?? "INFO") as LogLevel;
+    const log = cubeLogger(service, name, level);
+    fabricCube.program.setLogLevel(level);
+    const uuid = crypto.randomUUID();
+    try {
+      for (const p of ports) await this.fabric.addPort(name, p.name, p.peer);
+      const ctx = cubeContext(this.fabric, fabricCube, uuid, log);
+      const control = await this.serviceCall({ service }, () => svc.module.createCube(ctx, config));
+      this.cubes.set(name, { service, uuid, config: structuredClone(config), fabric: fabricCube, control, log });
+    } catch (e) {
+      await this.fabric.removeCube(name);
+      throw e;
+    }
+    daemonLog.info(`cube ${name} (${service}, ${type}) created`);
+  }
+
+  /** Peers of ports in one request: each must be acceptable, and no netdev twice. */
+  private checkNewPeers(cube: string, type: CubeType, ports: PortConfig[]): void {
+    const seen = new Set<string>();
+    for (const p of ports) {
+      if (!p.peer) continue;
+      if (!splitPeer(p.peer)) {
+        if (seen.has(p.peer)) throw new ServiceError("Iface already in use", 400, "invalid-value", "peer");
+        seen.add(p.peer);
+      }
+    }
+    // A throwaway check against the fabric's rules, as if the cube existed.
+    const probe = { name: cube, type, flavour: type === "TC" ? "tc" : "xdp", kind: "standard" } as FabricCube;
+    for (const p of ports) this.fabric.checkPeer(probe, p.name, p.peer ?? "");
+  }
+
+  async updateCube(name: string, next: JsonObject): Promise<void> {
+    const c = this.must(name);
+    const svc = this.svcs.get(c.service)!;
+    const before = c.config;
+    const changes = diffConfig(svc.schema.root, before, next);
+    if (!changes.length) return;
+    if (next.span === true) throw new ServiceError("Span mode is not present in no-shadow services", 400, "invalid-value", "span");
+    if (c.fabric.kind === "standard") {
+      this.checkPortChanges(c, portsOf(next));
+      await this.syncPorts(c, portsOf(next));
+    }
+    try {
+      if (c.control.apply) await this.serviceCall(c, () => c.control.apply!(serviceChanges(changes), next));
+    } catch (e) {
+      if (c.fabric.kind === "standard") await this.syncPorts(c, portsOf(before));
+      throw e;
+    }
+    c.config = structuredClone(next);
+    this.setLogLevel(c, String(next.loglevel ?? "INFO") as LogLevel);
+  }
+
+  private setLogLevel(c: CubeEntry, level: LogLevel): void {
+    if (!LOG_LEVELS.includes(level)) return;
+    c.log.setLevel(level);
+    c.fabric.program.setLogLevel(level);
+  }
+
+  /** Validates the port set a configuration asks for, before anything changes. */
+  private checkPortChanges(c: CubeEntry, want: PortConfig[]): void {
+    const seen = new Set<string>();
+    for (const p of want) {
+      if (p.peer && !splitPeer(p.peer)) {
+        if (seen.has(p.peer)) throw new ServiceError("Iface already in use", 400, "invalid-value", "peer");
+        seen.add(p.peer);
+      }
+      const existing = c.fabric.ports.get(p.name);
+      if (existing && existing.peer === p.peer) continue;
+      this.fabric.checkPeer(c.fabric, p.name, p.peer ?? "");
+    }
+    const adding = want.filter((p) => !c.fabric.ports.has(p.name)).length;
+    const removing = [...c.fabric.ports.keys()].filter((n) => !want.some((p) => p.name === n)).length;
+    if (c.fabric.ports.size + adding - removing > 128) throw new ServiceError("a cube has at most 128 ports", 400);
+  }
+
+  /** Makes the fabric's ports those of a configuration: removals, then peers, then additions. */
+  private async syncPorts(c: CubeEntry, want: PortConfig[]): Promise<void> {
+    const names = new Set(want.map((p) => p.name));
+    for (const p of [...c.fabric.ports.keys()]) if (!names.has(p)) await this.fabric.removePort(c.fabric.name, p);
+    // Clear changed peers first, so that two ports may swap netdevs in one request.
+    for (const p of want) {
+      const cur = c.fabric.ports.get(p.name);
+      if (cur && cur.peer !== p.peer) await this.fabric.setPeer(c.fabric.name, p.name, "");
+    }
+    for (const p of want) {
+      const cur = c.fabric.ports.get(p.name);
+      if (!cur) await this.fabric.addPort(c.fabric.name, p.name, p.peer);
+      else if (cur.peer !== p.peer) await this.fabric.setPeer(c.fabric.name, p.name, p.peer ?? "");
+    }
+  }
+
+  async deleteCube(name: string): Promise<void> {
+    const c = this.must(name);
+    this.cubes.delete(name);
+    try {
+      await c.control.destroy?.();
+    } catch (e) {
+      c.log.error(`while destroying: ${(e as Error).message}`);
+    }
+    await this.fabric.removeCube(name);
+    // Transparent cubes that sat on its ports are detached now.
+    for (const t of this.cubes.values()) if (t.fabric.kind === "transparent" && t.fabric.parent === "" && t.config.parent !== undefined) delete t.config.parent;
+    daemonLog.info(`cube ${name} deleted`);
+  }
+
+  async action(name: string, path: PathStep[], input: JsonObject): Promise<Json | undefined> {
+    const c = this.must(name);
+    if (!c.control.action) throw new ServiceError(`${c.service} has no actions`, 405);
+    const out = await this.serviceCall(c, () => c.control.action!(path, input));
+    return (out ?? undefined) as Json | undefined;
+  }
+
+  // ---- links -------------------------------------------------------------------------------
+
+  private portConfig(peer: string): { cube: CubeEntry; port: JsonObject } | undefined {
+    const cp = splitPeer(peer);
+    if (!cp) return undefined;
+    const cube = this.cubes.get(cp[0]);
+    if (!cube) throw new ServiceError(`Cube ${cp[0]} does not exist`, 404);
+    const port = ((cube.config.ports ?? []) as JsonObject[]).find((p) => p.name === cp[1]);
+    if (!port) throw new ServiceError(`Port ${cp[1]} does not exist in cube ${cp[0]}`, 404);
+    return { cube, port };
+  }
+
+  private async setPortPeer(peer: string, value: string): Promise<void> {
+    const cp = splitPeer(peer)!;
+    const c = this.must(cp[0]);
+    const next = structuredClone(c.config);
+    const port = ((next.ports ?? []) as JsonObject[]).find((p) => p.name === cp[1])!;
+    port.peer = value;
+    await this.updateCube(cp[0], next);
+  }
+
+  async connect(peer1: string, peer2: string): Promise<void> {
+    const ends = [this.portConfig(peer1), this.portConfig(peer2)];
+    if (!ends[0] && !ends[1]) throw new ServiceError("Error setting peer", 400);
+    for (const [i, e] of ends.entries()) {
+      const name = i === 0 ? peer1 : peer2;
+      if (e && e.port.peer) throw new ServiceError(`${name} already has a peer ${e.port.peer}`, 400);
+    }
+    if (ends[0]) await this.setPortPeer(peer1, peer2);
+    if (ends[1]) {
+      try {
+        await this.setPortPeer(peer2, peer1);
+      } catch (e) {
+        if (ends[0]) await this.setPortPeer(peer1, "");
+        throw e;
+      }
+    }
+  }
+
+  async disconnect(peer1: string, peer2: string): Promise<void> {
+    const ends: Array<[string, string]> = [[peer1, peer2], [peer2, peer1]];
+    for (const [a, b] of ends) {
+      const e = this.portConfig(a);
+      if (e && (e.port.peer ?? "") !== b) throw new ServiceError(`${a} is not connected to ${b}`, 400);
+    }
+    if (!splitPeer(peer1) && !splitPeer(peer2)) throw new ServiceError(`${peer1} is not connected to ${peer2}`, 400);
+    for (const [a] of ends) if (splitPeer(a)) await this.setPortPeer(a, "");
+  }
+
+  async attach(req: AttachRequest): Promise<void> {
+    const t = this.cubes.get(req.cube);
+    if (!t) throw new ServiceError(`Cube ${req.cube} does not exist`, 400);
+    await this.fabric.attach(req.cube, req.port, { position: req.position, before: req.before, after: req.after });
+    try {
+      await this.serviceCall(t, () => t.control.parentChanged?.(req.port));
+    } catch (e) {
+      await this.fabric.detach(req.cube, req.port);
+      throw e;
+    }
+    if (!req.port.includes(":")) t.config.parent = req.port;
+  }
+
+  async detach(req: { cube: string; port: string }): Promise<void> {
+    await this.fabric.detach(req.cube, req.port);
+    const t = this.cubes.get(req.cube);
+    if (!t) return;
+    delete t.config.parent;
+    await this.serviceCall(t, () => t.control.parentChanged?.(""));
+  }
+
+  netdevTopology(ifname: string): JsonObject {
+    const out: JsonObject = { name: ifname };
+    const stack = this.fabric.netdevStack(ifname);
+    const owner = this.fabric.netdevPort(ifname);
+    if (!stack.length && !owner) return out;
+    out["cubes, ingress_index, egress_index"] = stack.map((t) => {
+      const slots = this.cubes.get(t)?.fabric.program.slots ?? {};
+      return `${t},\t${slots.pcn_ingress ?? 0},\t${slots.pcn_egress ?? 0}`;
+    });
+    const beyond = owner ?? "stack";
+    out["ingress service chain"] = [...stack, beyond].join(" ---> ");
+    out["egress service chain"] = [...[...stack].reverse(), "stack"].join(" ---> ");
+    return out;
+  }
+
+  netdevs(): NetdevInfo[] {
+    return netdevNames()
+      .filter((n) => netdevUsable(n))
+      .map((name) => {
+        const info: NetdevInfo = { name };
+        const mac = netdevMac(name);
+        if (mac) info.description = `mac ${mac}`;
+        const addresses = ipv4Addresses(name);
+        if (addresses.length) info.addresses = addresses;
+        return info;
+      });
+  }
+
+  // ---- datapath events ---------------------------------------------------------------------
+
+  private onEvent(rec: Uint8Array): void {
+    const ev = decodeEvent(rec);
+    if (!ev) return;
+    const fc = this.fabric.cubeById(ev.cubeId);
+    const c = fc && this.cubes.get(fc.name);
+    if (!c) return;
+    if (ev.type !== EV_PACKET) {
+      c.log.log(LOG_LEVELS[ev.level] ?? "INFO", ev.message);
+      return;
+    }
+    const transparent = c.fabric.kind === "transparent";
+    const port = transparent ? undefined : [...c.fabric.ports.values()].find((p) => p.id === ev.port);
+    const pkt = {
+      portId: ev.port,
+      portName: port?.name,
+      direction: transparent ? ((ev.port === 0 ? "INGRESS" : "EGRESS") as Direction) : undefined,
+      reason: ev.reason,
+      trafficClass: ev.trafficClass,
+      metadata: ev.metadata,
+      data: ev.data,
+    };
+    Promise.resolve()
+      .then(() => c.control.packetIn?.(pkt))
+      .catch((e) => c.log.error(`slow path: ${(e as Error).message}`));
+  }
+
+  /** Netdevs that disappear take their peers and attachments with them, as in the original. */
+  private async followNetdevs(): Promise<void> {
+    const gone = await this.fabric.forgetVanishedNetdevs();
+    for (const [cube, port] of gone.ports) {
+      const c = this.cubes.get(cube);
+      const p = ((c?.config.ports ?? []) as JsonObject[]).find((x) => x.name === port);
+      if (p) p.peer = "";
+      c?.log.info(`port ${port}: its netdev is gone, peer cleared`);
+    }
+    for (const t of gone.tcubes) {
+      const c = this.cubes.get(t);
+      if (!c) continue;
+      delete c.config.parent;
+      await Promise.resolve(c.control.parentChanged?.("")).catch(() => undefined);
+    }
+  }
+}
+
+/** Changes of the framework's own leaves are not the service's business. */
+function serviceChanges(changes: Change[]): Change[] {
+  return changes.filter((ch) => !(ch.path.length === 1 && ["loglevel", "type", "shadow", "span"].includes(ch.path[0]!.node)));
+}
+
+function ipv4Addresses(dev: string): string[] {
+  // /proc/net/fib_trie does not say which device an address is on; `ip` is the reliable source.
+  const r = Bun.spawnSync(["ip", "-j", "-4", "addr", "show", "dev", dev], { stdout: "pipe", stderr: "ignore" });
+  try {
+    const j = JSON.parse(r.stdout.toString() || "[]") as Array<{ addr_info?: Array<{ local: string; prefixlen: number }> }>;
+    return (j[0]?.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`);
+  } catch {
+    return [];
+  }
+}
+

@@ -1,0 +1,477 @@
+// The patch panel: cubes, their ports and peers, transparent cubes stacked on ports and
+// netdevs, and the netdev hooks. It checks every request against the rules of the original
+// (docs/datapath.md) before changing anything, then recomputes the hops and writes those that
+// changed, so the datapath always reflects the whole model.
+import { ServiceError, type CubeType, type Direction, type ServiceKind } from "../sdk/types.ts";
+import { CubeProgram, STANDARD_ENTRIES, TRANSPARENT_ENTRIES } from "./program.ts";
+import { DROP, flavourOf, HopKind, PASS, type Flavour, type Hop } from "./hops.ts";
+import { NetdevHook, type HookPoint } from "./netdev-hook.ts";
+import { netdevIndex, netdevUsable } from "./netdevs.ts";
+import type { Injector } from "./injector.ts";
+import type { DatapathRuntime } from "./runtime.ts";
+
+export const MAX_PORTS = 128;
+const INGRESS = 0;
+const EGRESS = 1;
+
+export interface FabricPort {
+  readonly name: string;
+  readonly id: number;
+  peer: string;
+  /** Transparent cubes on this port; index 0 is nearest the cube. */
+  tcubes: string[];
+}
+
+export interface FabricCube {
+  readonly name: string;
+  readonly service: string;
+  readonly kind: ServiceKind;
+  readonly type: CubeType;
+  readonly flavour: Flavour;
+  readonly program: CubeProgram;
+  readonly ports: Map<string, FabricPort>;
+  /** Transparent cubes: "cube:port", a netdev, or "" when detached. */
+  parent: string;
+}
+
+interface NetdevUse {
+  readonly name: string;
+  readonly ifindex: number;
+  readonly flavour: Flavour;
+  readonly type: CubeType;
+  /** Transparent cubes on the netdev; index 0 is nearest the wire. */
+  tcubes: string[];
+  ingress?: NetdevHook;
+  egress?: NetdevHook;
+}
+
+export type Position = { position?: "auto" | "first" | "last"; before?: string; after?: string };
+
+/** Where nat and ddosmitigator go when no position is given (rank: inner to outer). */
+function autoRank(service: string): number {
+  if (service === "nat") return 0;
+  if (service === "ddosmitigator") return 2;
+  return 1;
+}
+
+function splitPeer(peer: string): [string, string] | undefined {
+  const i = peer.indexOf(":");
+  return i > 0 ? [peer.slice(0, i), peer.slice(i + 1)] : undefined;
+}
+
+export class Fabric {
+  private readonly cubes = new Map<string, FabricCube>();
+  private readonly byId = new Map<number, FabricCube>();
+  private readonly netdevs = new Map<string, NetdevUse>();
+
+  constructor(
+    private readonly runtime: DatapathRuntime,
+    private readonly injector: Injector,
+  ) {}
+
+  cube(name: string): FabricCube | undefined {
+    return this.cubes.get(name);
+  }
+
+  cubeById(id: number): FabricCube | undefined {
+    return this.byId.get(id);
+  }
+
+  private must(name: string): FabricCube {
+    const c = this.cubes.get(name);
+    if (!c) throw new ServiceError(`Cube ${name} does not exist`, 404);
+    return c;
+  }
+
+  // ---- cubes -------------------------------------------------------------------------------
+
+  addCube(spec: { name: string; service: string; kind: ServiceKind; type: CubeType }): FabricCube {
+    if (this.cubes.has(spec.name)) throw new ServiceError(`Cube ${spec.name} already exists`, 409, "data-exists", "name");
+    const flavour = flavourOf(spec.type);
+    const entries = spec.kind === "transparent" ? TRANSPARENT_ENTRIES : STANDARD_ENTRIES;
+    const taken: number[] = [];
+    const cubeId = this.runtime.takeCubeId();
+    try {
+      const slots: Record<string, number> = {};
+      for (const e of entries) {
+        slots[e] = this.runtime.takeSlot(flavour);
+        taken.push(slots[e]);
+      }
+      const cube: FabricCube = { ...spec, flavour, program: new CubeProgram(this.runtime, flavour, cubeId, slots), ports: new Map(), parent: "" };
+      this.cubes.set(spec.name, cube);
+      this.byId.set(cubeId, cube);
+      return cube;
+    } catch (e) {
+      for (const s of taken) this.runtime.releaseSlot(flavour, s);
+      this.runtime.releaseCubeId(cubeId);
+      throw new ServiceError(`cannot create cube ${spec.name}: ${(e as Error).message}`, 507);
+    }
+  }
+
+  /** Loads (or reloads) a cube's datapath and links it into place. */
+  async loadDatapath(cube: string, object: string, globals: Record<string, number | bigint | boolean> = {}): Promise<void> {
+    const c = this.must(cube);
+    await c.program.load(object, globals);
+    await this.relink();
+  }
+
+  /** Unlinks a cube everywhere, then unloads it. Other ports that named it go DOWN. */
+  async removeCube(name: string): Promise<void> {
+    const c = this.cubes.get(name);
+    if (!c) return;
+    if (c.parent) this.unstack(c);
+    for (const p of c.ports.values()) for (const t of p.tcubes) this.cubes.get(t)!.parent = "";
+    c.ports.clear();
+    this.cubes.delete(name);
+    this.byId.delete(c.program.cubeId);
+    await this.relink();
+    c.program.close();
+    this.runtime.releaseCubeId(c.program.cubeId);
+  }
+
+  // ---- ports -------------------------------------------------------------------------------
+
+  /** Checks that a port can be added with this peer; adds nothing. */
+  checkPort(cube: string, port: string, peer: string): void {
+    const c = this.must(cube);
+    if (c.kind !== "standard") throw new ServiceError(`Cube ${cube} is transparent: it has no ports`, 400);
+    if (c.ports.has(port)) throw new ServiceError(`Port ${port} already exists`, 409, "data-exists", "name");
+    if (c.ports.size >= MAX_PORTS) throw new ServiceError(`Cube ${cube} has the maximum of ${MAX_PORTS} ports`, 400);
+    this.checkPeer(c, port, peer);
+  }
+
+  async addPort(cube: string, port: string, peer = ""): Promise<FabricPort> {
+    this.checkPort(cube, port, peer);
+    const c = this.must(cube);
+    const used = new Set([...c.ports.values()].map((p) => p.id));
+    let id = 0;
+    while (used.has(id)) id++;
+    const p: FabricPort = { name: port, id, peer, tcubes: [] };
+    c.ports.set(port, p);
+    await this.relink();
+    return p;
+  }
+
+  /** Removes a port: its peer is cleared and its transparent cubes are detached. */
+  async removePort(cube: string, port: string): Promise<void> {
+    const c = this.must(cube);
+    const p = c.ports.get(port);
+    if (!p) throw new ServiceError(`Port ${port} does not exist`, 404);
+    for (const t of p.tcubes) this.cubes.get(t)!.parent = "";
+    c.ports.delete(port);
+    c.program.setHop(p.id, DROP);
+    await this.relink();
+  }
+
+  /** Throws the original's error for a peer this port cannot take. */
+  checkPeer(c: FabricCube, port: string, peer: string): void {
+    if (peer === "") return;
+    const self = `${c.name}:${port}`;
+    const target = splitPeer(peer);
+    if (target) {
+      if (peer === self) throw new ServiceError(`Port ${self} cannot be its own peer`, 400, "invalid-value", "peer");
+      const other = this.cubes.get(target[0]);
+      if (other && other.kind === "transparent") throw new ServiceError(`Cube ${target[0]} is transparent: it has no ports`, 400, "invalid-value", "peer");
+      if (other && other.flavour !== c.flavour) throw new ServiceError("It is not possible to connect TC and XDP ports", 400, "invalid-value", "peer");
+      return;
+    }
+    if (netdevIndex(peer) === undefined || !netdevUsable(peer))
+      throw new ServiceError(`Interface ${peer} does not exist or is down`, 400, "invalid-value", "peer");
+    const user = this.portOfNetdev(peer);
+    if (user && `${user[0].name}:${user[1].name}` !== self) throw new ServiceError("Iface already in use", 400, "invalid-value", "peer");
+    const use = this.netdevs.get(peer);
+    if (use && use.type !== c.type) throw new ServiceError(`${peer} is already used by ${use.type} cubes: ${c.name} is ${c.type}`, 400, "invalid-value", "peer");
+  }
+
+  async setPeer(cube: string, port: string, peer: string): Promise<void> {
+    const c = this.must(cube);
+    const p = c.ports.get(port);
+    if (!p) throw new ServiceError(`Port ${port} does not exist`, 404);
+    this.checkPeer(c, port, peer);
+    p.peer = peer;
+    await this.relink();
+  }
+
+  port(cube: string, port: string): FabricPort | undefined {
+    return this.cubes.get(cube)?.ports.get(port);
+  }
+
+  portUp(c: FabricCube, p: FabricPort): boolean {
+    const h = this.peerTarget(c, p);
+    return h.kind !== HopKind.DROP;
+  }
+
+  private portOfNetdev(netdev: string): [FabricCube, FabricPort] | undefined {
+    for (const c of this.cubes.values()) for (const p of c.ports.values()) if (p.peer === netdev) return [c, p];
+    return undefined;
+  }
+
+  // ---- transparent cubes -------------------------------------------------------------------
+
+  async attach(tcube: string, target: string, pos: Position = {}): Promise<void> {
+    const t = this.must(tcube);
+    if (t.kind !== "transparent") throw new ServiceError(`Cube ${tcube} is not transparent`, 400);
+    if (t.parent) throw new ServiceError(`Cube ${tcube} is already attached`, 400);
+    if ((pos.position && (pos.before || pos.after)) || (pos.before && pos.after))
+      throw new ServiceError("position, before and after are mutually exclusive", 400);
+    const stack = this.stackFor(t, target);
+    const index = this.insertionIndex(t, stack, pos, !splitPeer(target));
+    stack.splice(index, 0, tcube);
+    t.parent = target;
+    await this.relink();
+  }
+
+  async detach(tcube: string, target: string): Promise<void> {
+    const t = this.cubes.get(tcube);
+    if (!t || t.kind !== "transparent" || t.parent !== target) {
+      if (!splitPeer(target) && netdevIndex(target) === undefined) throw new ServiceError(`netdev ${target} not found`, 404);
+      throw new ServiceError("Cube doesn't exist", 404);
+    }
+    this.unstack(t);
+    await this.relink();
+  }
+
+  /** The stack a transparent cube would join at `target`, after checking it may. */
+  private stackFor(t: FabricCube, target: string): string[] {
+    const cp = splitPeer(target);
+    if (cp) {
+      const c = this.must(cp[0]);
+      if (c.kind === "transparent") throw new ServiceError(`Cube ${cp[0]} is transparent`, 400);
+      const p = c.ports.get(cp[1]);
+      if (!p) throw new ServiceError(`Port ${cp[1]} does not exist in cube ${cp[0]}`, 404);
+      if (c.flavour !== t.flavour) throw new ServiceError(`${t.name} and ${c.name} have incompatible types`, 400);
+      return p.tcubes;
+    }
+    const index = netdevIndex(target);
+    if (index === undefined) throw new ServiceError(`netdev ${target} not found`, 404);
+    const use = this.netdevs.get(target);
+    const owner = this.portOfNetdev(target);
+    const type = use?.type ?? owner?.[0].type;
+    if (type && flavourOf(type) !== t.flavour) throw new ServiceError(`${t.name} and ${target} have incompatible types`, 400);
+    if (use) return use.tcubes;
+    // The stack lives with the netdev's hooks; relink creates them.
+    const fresh: NetdevUse = { name: target, ifindex: index, flavour: t.flavour, type: type ?? t.type, tcubes: [] };
+    this.netdevs.set(target, fresh);
+    return fresh.tcubes;
+  }
+
+  private insertionIndex(t: FabricCube, stack: string[], pos: Position, onNetdev: boolean): number {
+    const at = (name: string) => {
+      const i = stack.indexOf(name);
+      if (i < 0) throw new ServiceError(`Cube ${name} is not attached there`, 400);
+      return i;
+    };
+    // "first" and "last" name the chain as packets entering it meet it, as `topology` shows.
+    if (pos.before) return at(pos.before);
+    if (pos.after) return at(pos.after) + 1;
+    if (pos.position === "first") return 0;
+    if (pos.position === "last") return stack.length;
+    // auto: nat nearest the cube, ddosmitigator nearest the wire, others in attach order.
+    const rank = (name: string) => {
+      const r = autoRank(this.cubes.get(name)!.service);
+      return onNetdev ? 2 - r : r;
+    };
+    const mine = rank(t.name);
+    let i = 0;
+    while (i < stack.length && rank(stack[i]!) <= mine) i++;
+    return i;
+  }
+
+  private unstack(t: FabricCube): void {
+    const parent = t.parent;
+    t.parent = "";
+    const cp = splitPeer(parent);
+    const stack = cp ? this.cubes.get(cp[0])?.ports.get(cp[1])?.tcubes : this.netdevs.get(parent)?.tcubes;
+    if (!stack) return;
+    const i = stack.indexOf(t.name);
+    if (i >= 0) stack.splice(i, 1);
+  }
+
+  /** Transparent cubes on a netdev, nearest the wire first; empty when none. */
+  netdevStack(netdev: string): string[] {
+    return [...(this.netdevs.get(netdev)?.tcubes ?? [])];
+  }
+
+  /** The cube port a netdev is the peer of, if any. */
+  netdevPort(netdev: string): string | undefined {
+    const u = this.portOfNetdev(netdev);
+    return u ? `${u[0].name}:${u[1].name}` : undefined;
+  }
+
+  // ---- hops --------------------------------------------------------------------------------
+
+  private entry(c: FabricCube, program: "pcn_ingress" | "pcn_egress", port: number): Hop {
+    const index = c.program.slots[program];
+    return index === undefined ? DROP : { kind: HopKind.CUBE, index, port };
+  }
+
+  private tIngress(name: string): Hop {
+    return this.entry(this.cubes.get(name)!, "pcn_ingress", INGRESS);
+  }
+
+  private tEgress(name: string): Hop {
+    return this.entry(this.cubes.get(name)!, "pcn_egress", EGRESS);
+  }
+
+  /** Where a packet entering port P of C from its peer goes first. */
+  private ingressEntry(c: FabricCube, p: FabricPort): Hop {
+    return p.tcubes.length ? this.tIngress(p.tcubes[p.tcubes.length - 1]!) : this.entry(c, "pcn_ingress", p.id);
+  }
+
+  /** What lies beyond port P of C: its peer's entry, a netdev, or nothing. */
+  private peerTarget(c: FabricCube, p: FabricPort): Hop {
+    if (!p.peer) return DROP;
+    const cp = splitPeer(p.peer);
+    if (!cp) {
+      const index = netdevIndex(p.peer);
+      return index === undefined ? DROP : { kind: HopKind.NETDEV, ifindex: index };
+    }
+    const other = this.cubes.get(cp[0]);
+    const op = other?.ports.get(cp[1]);
+    if (!other || !op || op.peer !== `${c.name}:${p.name}` || !other.program.loaded) return DROP;
+    return this.ingressEntry(other, op);
+  }
+
+  /** Where a packet leaving port P of C goes first. */
+  private outHop(c: FabricCube, p: FabricPort): Hop {
+    return p.tcubes.length ? this.tEgress(p.tcubes[0]!) : this.peerTarget(c, p);
+  }
+
+  /** The next hops of a transparent cube, by direction. */
+  private transparentHops(t: FabricCube): [Hop, Hop] {
+    const cp = splitPeer(t.parent);
+    if (cp) {
+      const c = this.cubes.get(cp[0]);
+      const p = c?.ports.get(cp[1]);
+      if (!c || !p) return [DROP, DROP];
+      const i = p.tcubes.indexOf(t.name);
+      const ingress = i > 0 ? this.tIngress(p.tcubes[i - 1]!) : this.entry(c, "pcn_ingress", p.id);
+      const egress = i < p.tcubes.length - 1 ? this.tEgress(p.tcubes[i + 1]!) : this.peerTarget(c, p);
+      return [ingress, egress];
+    }
+    const use = this.netdevs.get(t.parent);
+    if (!use) return [DROP, DROP];
+    const i = use.tcubes.indexOf(t.name);
+    const owner = this.portOfNetdev(use.name);
+    const beyond = owner ? this.ingressEntry(owner[0], owner[1]) : PASS;
+    const ingress = i < use.tcubes.length - 1 ? this.tIngress(use.tcubes[i + 1]!) : beyond;
+    const egress = i > 0 ? this.tEgress(use.tcubes[i - 1]!) : PASS;
+    return [ingress, egress];
+  }
+
+  /** Recomputes every hop and netdev hook from the model; writes only what changed. */
+  async relink(): Promise<void> {
+    for (const c of this.cubes.values()) {
+      if (c.kind === "standard") for (const p of c.ports.values()) c.program.setHop(p.id, this.outHop(c, p));
+      else {
+        const [i, e] = c.parent ? this.transparentHops(c) : [DROP, DROP];
+        c.program.setHop(INGRESS, i);
+        c.program.setHop(EGRESS, e);
+      }
+    }
+    await this.syncNetdevHooks();
+  }
+
+  private async syncNetdevHooks(): Promise<void> {
+    // Netdevs that are some port's peer or carry transparent cubes need hooks.
+    const wanted = new Map<string, { type: CubeType; ingress?: Hop; egress?: Hop }>();
+    for (const c of this.cubes.values())
+      for (const p of c.ports.values()) if (p.peer && !splitPeer(p.peer) && netdevIndex(p.peer) !== undefined) wanted.set(p.peer, { type: c.type, ingress: this.ingressEntry(c, p) });
+    for (const use of this.netdevs.values()) {
+      if (!use.tcubes.length) continue;
+      const w = wanted.get(use.name) ?? { type: use.type };
+      w.ingress = this.tIngress(use.tcubes[0]!);
+      if (use.flavour === "tc") w.egress = this.tEgress(use.tcubes[use.tcubes.length - 1]!);
+      wanted.set(use.name, w);
+    }
+    for (const [name, use] of this.netdevs) {
+      if (wanted.has(name) && netdevIndex(name) === use.ifindex) continue;
+      use.ingress?.close();
+      use.egress?.close();
+      this.netdevs.delete(name);
+    }
+    for (const [name, w] of wanted) {
+      let use = this.netdevs.get(name);
+      if (!use) {
+        use = { name, ifindex: netdevIndex(name)!, flavour: flavourOf(w.type), type: w.type, tcubes: [] };
+        this.netdevs.set(name, use);
+      }
+      await this.syncHook(use, "ingress", w.ingress);
+      await this.syncHook(use, "egress", w.egress);
+    }
+  }
+
+  private async syncHook(use: NetdevUse, dir: "ingress" | "egress", hop: Hop | undefined): Promise<void> {
+    const current = use[dir];
+    if (!hop) {
+      current?.close();
+      use[dir] = undefined;
+      return;
+    }
+    if (current) return current.setHop(hop);
+    const point: HookPoint = use.flavour === "tc" ? { kind: "tc", direction: dir } : { kind: "xdp", mode: use.type === "XDP_DRV" ? "drv" : "skb" };
+    use[dir] = await NetdevHook.attach(this.runtime, use.name, point, hop);
+  }
+
+  /**
+   * Netdevs that went away: ports peered to them lose their peer and transparent cubes on
+   * them are detached. Returns what changed so the daemon can update the configuration.
+   */
+  async forgetVanishedNetdevs(): Promise<{ ports: Array<[string, string]>; tcubes: string[] }> {
+    const ports: Array<[string, string]> = [];
+    const tcubes: string[] = [];
+    for (const c of this.cubes.values())
+      for (const p of c.ports.values())
+        if (p.peer && !splitPeer(p.peer) && netdevIndex(p.peer) === undefined) {
+          p.peer = "";
+          ports.push([c.name, p.name]);
+        }
+    for (const use of this.netdevs.values())
+      if (netdevIndex(use.name) !== use.ifindex)
+        for (const t of [...use.tcubes]) {
+          this.unstack(this.cubes.get(t)!);
+          tcubes.push(t);
+        }
+    if (ports.length || tcubes.length || [...this.netdevs.values()].some((u) => netdevIndex(u.name) !== u.ifindex)) await this.relink();
+    return { ports, tcubes };
+  }
+
+  // ---- packet-out --------------------------------------------------------------------------
+
+  /** Sends a frame out of a port of a standard cube (to its peer), or into the cube on it. */
+  packetOut(cube: string, port: number | string, frame: Uint8Array, recirculate = false): boolean {
+    const c = this.must(cube);
+    const p = typeof port === "number" ? [...c.ports.values()].find((x) => x.id === port) : c.ports.get(port);
+    if (!p) throw new ServiceError(`Port ${port} does not exist in cube ${cube}`, 404);
+    const hop = recirculate ? this.entry(c, "pcn_ingress", p.id) : this.outHop(c, p);
+    return this.injector.send(c.flavour, hop, frame);
+  }
+
+  /** Continues a frame along a transparent cube's chain, or re-enters the cube. */
+  packetOutDirection(cube: string, direction: Direction, frame: Uint8Array, recirculate = false): boolean {
+    const t = this.must(cube);
+    if (t.kind !== "transparent") throw new ServiceError(`Cube ${cube} is not transparent`, 400);
+    if (!t.parent) return false;
+    const d = direction === "INGRESS" ? INGRESS : EGRESS;
+    const hop: Hop = recirculate ? (d === INGRESS ? this.tIngress(cube) : this.tEgress(cube)) : this.transparentHops(t)[d];
+    // Past the last cube of a netdev's egress chain lies the wire: the frame must not run
+    // through that chain again.
+    if (hop.kind === HopKind.PASS && d === EGRESS && !splitPeer(t.parent)) {
+      const index = netdevIndex(t.parent);
+      if (index === undefined) return false;
+      this.injector.sendToWire(index, frame);
+      return true;
+    }
+    return this.injector.send(t.flavour, hop, frame);
+  }
+
+  /** Every hook and program: for shutdown. */
+  async closeAll(): Promise<void> {
+    for (const name of [...this.cubes.keys()]) await this.removeCube(name);
+    for (const use of this.netdevs.values()) {
+      use.ingress?.close();
+      use.egress?.close();
+    }
+    this.netdevs.clear();
+  }
+}

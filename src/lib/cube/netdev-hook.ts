@@ -1,0 +1,61 @@
+// A netdev's way into the chains: the pcn_entry program attached at its TC ingress or egress
+// hook, or as its XDP program, following one hop that the control plane keeps up to date.
+import { attachTc, attachXdp, detachXdp, ifindex, u32Bytes, type BpfObject, type TcAttachment, type XdpMode } from "../bpf/index.ts";
+import { encodeHop, sameHop, type Hop } from "./hops.ts";
+import type { DatapathRuntime } from "./runtime.ts";
+
+export type HookPoint = { kind: "tc"; direction: "ingress" | "egress" } | { kind: "xdp"; mode: XdpMode };
+
+export class NetdevHook {
+  private hop?: Hop;
+  private detachFn?: () => void;
+
+  private constructor(
+    readonly netdev: string,
+    readonly ifindex: number,
+    readonly point: HookPoint,
+    private readonly obj: BpfObject,
+  ) {}
+
+  static async attach(runtime: DatapathRuntime, netdev: string, point: HookPoint, hop: Hop): Promise<NetdevHook> {
+    const index = ifindex(netdev);
+    const obj = await runtime.load("pcn_entry", point.kind === "tc" ? "tc" : "xdp", {});
+    const h = new NetdevHook(netdev, index, point, obj);
+    try {
+      h.setHop(hop);
+      const fd = obj.program("pcn_entry").fd;
+      if (point.kind === "tc") {
+        const a: TcAttachment = attachTc(index, point.direction, fd);
+        h.detachFn = () => a.detach();
+      } else {
+        attachXdp(index, fd, point.mode);
+        h.detachFn = () => {
+          try {
+            detachXdp(index, point.mode);
+          } catch {
+            /* the device is gone, and its program with it */
+          }
+        };
+      }
+      return h;
+    } catch (e) {
+      obj.close();
+      throw e;
+    }
+  }
+
+  setHop(hop: Hop): void {
+    if (this.hop && sameHop(this.hop, hop)) return;
+    this.obj.map("pcn_peers").update(u32Bytes(0), encodeHop(hop));
+    this.hop = hop;
+  }
+
+  close(): void {
+    try {
+      this.detachFn?.();
+    } finally {
+      this.detachFn = undefined;
+      this.obj.close();
+    }
+  }
+}

@@ -1,0 +1,94 @@
+// One cube's loaded datapath: its object, the program slots its entries occupy in pcn_nodes,
+// its hop table (pcn_peers) and its log level (pcn_cfg).
+import type { BpfMap, BpfObject } from "../bpf/index.ts";
+import { u32Bytes } from "../bpf/index.ts";
+import type { LogLevel } from "../sdk/types.ts";
+import { LOG_LEVELS } from "../log.ts";
+import { encodeHop, type Flavour, type Hop } from "./hops.ts";
+import { DatapathRuntime } from "./runtime.ts";
+
+/** Entry programs by name; a transparent cube has one per direction. */
+export const STANDARD_ENTRIES = ["pcn_ingress"] as const;
+export const TRANSPARENT_ENTRIES = ["pcn_ingress", "pcn_egress"] as const;
+
+export class CubeProgram {
+  private obj?: BpfObject;
+  /** Hops written so far, by key, so that a reload re-writes them. */
+  private readonly hops = new Map<number, Hop>();
+  private logLevel: LogLevel = "INFO";
+
+  constructor(
+    private readonly runtime: DatapathRuntime,
+    readonly flavour: Flavour,
+    readonly cubeId: number,
+    /** Slot of each entry program, e.g. {pcn_ingress: 5}. */
+    readonly slots: Record<string, number>,
+  ) {}
+
+  get loaded(): boolean {
+    return !!this.obj;
+  }
+
+  /** Loads the object, or reloads it keeping every map of the previous one. */
+  async load(name: string, globals: Record<string, number | bigint | boolean>): Promise<void> {
+    const keep = new Map<string, number>();
+    if (this.obj) for (const m of this.obj.mapNames()) if (!m.includes(".") && !DatapathRuntime.isShared(m)) keep.set(m, this.obj.map(m).fd);
+    const next = await this.runtime.load(name, this.flavour, { ...globals, pcn_cube_id: this.cubeId }, keep);
+    const previous = this.obj;
+    this.obj = next;
+    try {
+      if (!previous) {
+        this.writeLogLevel();
+        for (const [k, h] of this.hops) this.peers().update(u32Bytes(k), encodeHop(h));
+      }
+      for (const [entry, slot] of Object.entries(this.slots)) this.runtime.nodes[this.flavour].setProgram(slot, next.program(entry).fd);
+    } catch (e) {
+      this.obj = previous;
+      next.close();
+      throw e;
+    }
+    previous?.close();
+  }
+
+  private peers(): BpfMap {
+    if (!this.obj) throw new Error("the datapath is not loaded");
+    return this.obj.map("pcn_peers");
+  }
+
+  /** Points a port (standard cube) or a direction (transparent cube) at a hop. */
+  setHop(key: number, hop: Hop): void {
+    this.hops.set(key, hop);
+    if (this.obj) this.peers().update(u32Bytes(key), encodeHop(hop));
+  }
+
+  hop(key: number): Hop | undefined {
+    return this.hops.get(key);
+  }
+
+  setLogLevel(level: LogLevel): void {
+    this.logLevel = level;
+    if (this.obj) this.writeLogLevel();
+  }
+
+  private writeLogLevel(): void {
+    const v = new Uint8Array(8);
+    new DataView(v.buffer).setUint32(0, LOG_LEVELS.indexOf(this.logLevel), true);
+    this.obj!.map("pcn_cfg").update(u32Bytes(0), v);
+  }
+
+  map(name: string): BpfMap {
+    if (!this.obj) throw new Error(`map ${name}: the datapath is not loaded`);
+    return this.obj.map(name);
+  }
+
+  mapNames(): string[] {
+    return this.obj ? this.obj.mapNames().filter((m) => !m.includes(".") && !m.startsWith("pcn_")) : [];
+  }
+
+  /** Empties the slots and unloads the object. */
+  close(): void {
+    for (const slot of Object.values(this.slots)) this.runtime.releaseSlot(this.flavour, slot);
+    this.obj?.close();
+    this.obj = undefined;
+  }
+}

@@ -1,0 +1,102 @@
+// The daemon's datapath runtime: the maps every object shares (one program array per flavour,
+// one ring buffer for packet-in and logs), program slots and cube ids, and loading a service's
+// object into them. One per daemon.
+import { BpfMap, BpfObject, embeddedObject, MapType, RingBufferReader } from "../bpf/index.ts";
+import type { Flavour } from "./hops.ts";
+
+/** Slots 1..1022 of pcn_nodes; 0 means "nothing" and 1023 is kept free, as in the original. */
+const FIRST_SLOT = 1;
+const LAST_SLOT = 1022;
+/** Cube ids tag ring-buffer records (u16). */
+const MAX_CUBE_ID = 1021;
+const RING_BYTES = 1 << 22;
+
+/** Maps that are the runtime's, never the object's own. */
+const SHARED_MAPS = ["pcn_nodes", "pcn_events"] as const;
+
+class IdPool {
+  private readonly used = new Set<number>();
+  constructor(private readonly first: number, private readonly last: number, private readonly what: string) {}
+  take(): number {
+    for (let i = this.first; i <= this.last; i++)
+      if (!this.used.has(i)) {
+        this.used.add(i);
+        return i;
+      }
+    throw new Error(`no free ${this.what} (at most ${this.last - this.first + 1})`);
+  }
+  give(i: number): void {
+    this.used.delete(i);
+  }
+}
+
+export class DatapathRuntime {
+  readonly nodes: Record<Flavour, BpfMap>;
+  readonly events: BpfMap;
+  private readonly slots: Record<Flavour, IdPool> = {
+    tc: new IdPool(FIRST_SLOT, LAST_SLOT, "TC program slot"),
+    xdp: new IdPool(FIRST_SLOT, LAST_SLOT, "XDP program slot"),
+  };
+  private readonly cubeIds = new IdPool(0, MAX_CUBE_ID, "cube id");
+  private reader?: RingBufferReader;
+
+  constructor() {
+    const progArray = (name: string) => BpfMap.create({ type: MapType.PROG_ARRAY, name, keySize: 4, valueSize: 4, maxEntries: 1024 });
+    this.nodes = { tc: progArray("pcn_nodes_tc"), xdp: progArray("pcn_nodes_xdp") };
+    this.events = BpfMap.create({ type: MapType.RINGBUF, name: "pcn_events", keySize: 0, valueSize: 0, maxEntries: RING_BYTES });
+  }
+
+  /** Starts delivering ring-buffer records (packet-in and datapath logs). */
+  async startEvents(onRecord: (data: Uint8Array) => void, onError: (e: Error) => void): Promise<void> {
+    this.reader = new RingBufferReader(this.events.fd, "slow path ring buffer");
+    await this.reader.start(onRecord, onError);
+  }
+
+  takeSlot(flavour: Flavour): number {
+    return this.slots[flavour].take();
+  }
+
+  /** Empties a slot: tail calls to it fail from now on, and the packets are dropped. */
+  releaseSlot(flavour: Flavour, slot: number): void {
+    this.nodes[flavour].clearProgram(slot);
+    this.slots[flavour].give(slot);
+  }
+
+  takeCubeId(): number {
+    return this.cubeIds.take();
+  }
+
+  releaseCubeId(id: number): void {
+    this.cubeIds.give(id);
+  }
+
+  /**
+   * Opens an embedded object ("<name>.<flavour>"), points its shared maps at the runtime's,
+   * makes the maps named in `keep` reuse existing ones (a reload keeps its state), sets the
+   * read-only globals, and loads it.
+   */
+  async load(name: string, flavour: Flavour, globals: Record<string, number | bigint | boolean>, keep: Map<string, number> = new Map()): Promise<BpfObject> {
+    const obj = BpfObject.open(await embeddedObject(`${name}.${flavour}`), name);
+    try {
+      for (const m of SHARED_MAPS) if (obj.hasMap(m)) obj.reuseMap(m, m === "pcn_nodes" ? this.nodes[flavour].fd : this.events.fd);
+      for (const [m, fd] of keep) if (obj.hasMap(m)) obj.reuseMap(m, fd);
+      obj.setGlobals(globals);
+      obj.load();
+      return obj;
+    } catch (e) {
+      obj.close();
+      throw e;
+    }
+  }
+
+  static isShared(map: string): boolean {
+    return (SHARED_MAPS as readonly string[]).includes(map);
+  }
+
+  async close(): Promise<void> {
+    await this.reader?.stop();
+    this.nodes.tc.close();
+    this.nodes.xdp.close();
+    this.events.close();
+  }
+}

@@ -1,0 +1,7 @@
+// The services built into the daemon. Adding a service: its folder, and one line here.
+import type { ServiceModule } from "../lib/sdk/types.ts";
+import router from "./router/index.ts";
+import simplebridge from "./simplebridge/index.ts";
+import simpleforwarder from "./simpleforwarder/index.ts";
+
+export const builtinServices: ServiceModule[] = [simplebridge, simpleforwarder, router];
