@@ -4,7 +4,7 @@
 // cube's service, and undoes its own part when the service refuses.
 import { Fabric, type FabricCube } from "../lib/cube/fabric.ts";
 import { DatapathRuntime } from "../lib/cube/runtime.ts";
-import { Injector } from "../lib/cube/injector.ts";
+import { Injector, isInjectorDevice } from "../lib/cube/injector.ts";
 import { netdevMac, netdevNames, netdevUsable } from "../lib/cube/netdevs.ts";
 import { decodeEvent, EV_PACKET } from "../lib/slowpath/events.ts";
 import { cubeLogger, daemonLog, LOG_LEVELS, type TaggedLogger } from "../lib/log.ts";
@@ -431,7 +431,7 @@ export class Core implements DaemonCore {
 
   netdevs(): NetdevInfo[] {
     return netdevNames()
-      .filter((n) => netdevUsable(n))
+      .filter((n) => netdevUsable(n) && !isInjectorDevice(n))
       .map((name) => {
         const info: NetdevInfo = { name };
         const mac = netdevMac(name);

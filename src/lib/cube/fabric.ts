@@ -7,7 +7,7 @@ import { CubeProgram, STANDARD_ENTRIES, TRANSPARENT_ENTRIES } from "./program.ts
 import { DROP, flavourOf, HopKind, PASS, type Flavour, type Hop } from "./hops.ts";
 import { NetdevHook, type HookPoint } from "./netdev-hook.ts";
 import { netdevIndex, netdevUsable } from "./netdevs.ts";
-import type { Injector } from "./injector.ts";
+import { isInjectorDevice, type Injector } from "./injector.ts";
 import type { DatapathRuntime } from "./runtime.ts";
 
 export const MAX_PORTS = 128;
@@ -175,7 +175,7 @@ export class Fabric {
       if (other && other.flavour !== c.flavour) throw new ServiceError("It is not possible to connect TC and XDP ports", 400, "invalid-value", "peer");
       return;
     }
-    if (netdevIndex(peer) === undefined || !netdevUsable(peer))
+    if (netdevIndex(peer) === undefined || !netdevUsable(peer) || isInjectorDevice(peer))
       throw new ServiceError(`Interface ${peer} does not exist or is down`, 400, "invalid-value", "peer");
     const user = this.portOfNetdev(peer);
     if (user && `${user[0].name}:${user[1].name}` !== self) throw new ServiceError("Iface already in use", 400, "invalid-value", "peer");

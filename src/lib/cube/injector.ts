@@ -6,9 +6,12 @@ import { spawnSync } from "bun";
 import { attachTc, attachXdp, ifindex, PacketSocket, type BpfObject, type TcAttachment } from "../bpf/index.ts";
 import { encodeHop, HopKind, type Flavour, type Hop } from "./hops.ts";
 import type { DatapathRuntime } from "./runtime.ts";
+import { netdevNames } from "./netdevs.ts";
 
-export const INJECT_DEV = "pcn_cp";
-export const INJECT_TX_DEV = "pcn_cp_tx";
+// Named after the daemon's pid: daemons in other network namespaces (or a test's second
+// daemon) must not take each other's pair away.
+export const INJECT_DEV = `pcn_cp_${process.pid}`;
+export const INJECT_TX_DEV = `pcn_tx_${process.pid}`;
 const INJECT_MAGIC = 0x70636e69;
 const MARK_FLAG = 0x80000000;
 /** Tells pcn_entry on a netdev's TC egress hook to let a frame through untouched. */
@@ -21,6 +24,28 @@ function ip(args: string[], allowFail = false): void {
 
 function sysctl(key: string, value: string): void {
   spawnSync(["sysctl", "-qw", `${key}=${value}`], { stdout: "ignore", stderr: "ignore" });
+}
+
+/** The daemons' own devices, which are not for users' ports. */
+export function isInjectorDevice(name: string): boolean {
+  return /^pcn_(cp|tx)_\d+$/.test(name);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Pairs left by daemons that were killed. */
+function removeOrphanPairs(): void {
+  for (const dev of netdevNames()) {
+    const m = /^pcn_tx_(\d+)$/.exec(dev);
+    if (m && (Number(m[1]) === process.pid || !alive(Number(m[1])))) ip(["link", "del", dev], true);
+  }
 }
 
 export class Injector {
@@ -43,7 +68,7 @@ export class Injector {
   }
 
   private async setup(): Promise<void> {
-    ip(["link", "del", INJECT_TX_DEV], true); // left over by a daemon that was killed
+    removeOrphanPairs();
     ip(["link", "add", INJECT_TX_DEV, "mtu", "9000", "type", "veth", "peer", "name", INJECT_DEV, "mtu", "9000"]);
     for (const d of [INJECT_DEV, INJECT_TX_DEV]) {
       sysctl(`net.ipv6.conf.${d}.disable_ipv6`, "1");
