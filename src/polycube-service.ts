@@ -1,0 +1,61 @@
+// `polycube service NAME --listen HOST:PORT`: runs one of the built-in services in its own
+// process as a remote service; polycubed reaches it with `services add NAME type=grpc uri=...`.
+import { daemonLog } from "./lib/log.ts";
+
+const USAGE = `Usage: polycube service NAME --listen HOST:PORT [--cert FILE --key FILE [--cacert FILE]]
+
+Serves the service NAME over gRPC to polycubed, which registers it with
+  polycubectl services add name=NAME type=grpc uri=HOST:PORT
+With --cert/--key the channel uses TLS; with --cacert polycubed must present a
+client certificate signed by that CA.`;
+
+function option(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  if (i < 0) return undefined;
+  const v = args[i + 1];
+  if (v === undefined || v.startsWith("--")) throw new Error(`${name} needs a value`);
+  return v;
+}
+
+export async function main(args: string[]): Promise<number> {
+  if (args.includes("--help") || args.includes("-h") || args.length === 0) {
+    console.log(USAGE);
+    return args.length === 0 ? 1 : 0;
+  }
+  const name = args[0]!;
+  let listen: string | undefined;
+  let tls: { cert: string; key: string; cacert?: string } | undefined;
+  try {
+    listen = option(args, "--listen");
+    const cert = option(args, "--cert");
+    const key = option(args, "--key");
+    const cacert = option(args, "--cacert");
+    if (!!cert !== !!key) throw new Error("--cert and --key go together");
+    if (cacert && !cert) throw new Error("--cacert needs --cert and --key");
+    if (cert && key) tls = { cert, key, cacert };
+  } catch (e) {
+    console.error(`polycube service: ${(e as Error).message}`);
+    return 1;
+  }
+  if (!listen) {
+    console.error("polycube service: --listen HOST:PORT is required");
+    return 1;
+  }
+  const { builtinServices } = await import("./services/index.ts");
+  const module = builtinServices.find((s) => s.name === name);
+  if (!module) {
+    console.error(`polycube service: no service named ${name} (known: ${builtinServices.map((s) => s.name).join(", ")})`);
+    return 1;
+  }
+  const { serveRemoteService } = await import("./lib/remote/service-host.ts");
+  try {
+    const server = await serveRemoteService(module, listen, { tls, log: (m) => daemonLog.info(m) });
+    const stop = () => void server.stop().then(() => process.exit(0));
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+  } catch (e) {
+    console.error(`polycube service: cannot listen on ${listen}: ${(e as Error).message}`);
+    return 1;
+  }
+  return 0;
+}
