@@ -57,7 +57,8 @@ export async function main(args: string[]): Promise<void> {
   try {
     releasePid = acquirePidFile(o.pidfile);
   } catch (e) {
-    console.error(e instanceof AlreadyRunningError ? e.message : `polycubed: ${(e as Error).message}`);
+    const msg = e instanceof AlreadyRunningError ? e.message : `cannot take the pid file ${o.pidfile}: ${(e as Error).message}`;
+    daemonLog.critical(msg); // to the log file, and to the terminal when there is one
     process.exit(1);
   }
 
