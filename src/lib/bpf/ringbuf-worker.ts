@@ -5,8 +5,21 @@
 // instead of ring_buffer__poll: libbpf would call back into JS through a JSCallback, and
 // Bun's JSCallbacks invoked on a Worker thread block the thread.
 import { read, toArrayBuffer, type Pointer } from "bun:ffi";
+import { dlopen, FFIType as T, ptr } from "bun:ffi";
 import { libc } from "./libbpf.ts";
 import { BpfMap } from "./map.ts";
+
+// The worker sleeps in epoll_wait on the ring's fd (the kernel wakes it on every submitted
+// record) instead of polling; the wait is bounded so that a stop request is seen promptly.
+const epoll = dlopen("libc.so.6", {
+  epoll_create1: { args: [T.i32], returns: T.i32 },
+  epoll_ctl: { args: [T.i32, T.i32, T.i32, T.ptr], returns: T.i32 },
+  epoll_wait: { args: [T.i32, T.ptr, T.i32, T.i32], returns: T.i32 },
+}).symbols;
+const EPOLLIN = 1;
+const EPOLL_CTL_ADD = 1;
+const EPOLL_CLOEXEC = 0o2000000;
+const WAIT_MS = 100;
 
 declare const self: Worker;
 
@@ -16,9 +29,10 @@ const MAP_SHARED = 1;
 const BUSY_BIT = 0x80000000;
 const DISCARD_BIT = 0x40000000;
 const HEADER = 8;
-const IDLE_MS = 2;
 
 interface Ring {
+  epfd: number;
+  events: Uint8Array;
   consumer: Pointer;
   producer: Pointer;
   data: number;
@@ -36,7 +50,13 @@ function open(fd: number): Ring {
   const consumer = <Pointer | null>libc.mmap(null, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   const producer = <Pointer | null>libc.mmap(null, page + 2 * size, PROT_READ, MAP_SHARED, fd, page);
   if (!consumer || Number(consumer) === -1 || !producer || Number(producer) === -1) throw new Error(`mmap ring buffer fd ${fd} failed`);
-  return { consumer, producer, data: page, mask: size - 1, page, size };
+  const epfd = epoll.epoll_create1(EPOLL_CLOEXEC);
+  if (epfd < 0) throw new Error("epoll_create1 failed");
+  // struct epoll_event { u32 events; u64 data; } packed: 12 bytes.
+  const ev = new Uint8Array(12);
+  new DataView(ev.buffer).setUint32(0, EPOLLIN, true);
+  if (epoll.epoll_ctl(epfd, EPOLL_CTL_ADD, fd, ptr(ev)) < 0) throw new Error(`epoll_ctl on ring buffer fd ${fd} failed`);
+  return { epfd, events: new Uint8Array(12 * 4), consumer, producer, data: page, mask: size - 1, page, size };
 }
 
 /** Consumes every complete record; returns them in order. */
@@ -61,7 +81,8 @@ function loop(): void {
   if (stopped || !ring) return;
   const records = drain(ring);
   if (records.length > 0) self.postMessage({ records }, records.map((x) => x.buffer));
-  setTimeout(loop, records.length > 0 ? 0 : IDLE_MS);
+  else epoll.epoll_wait(ring.epfd, ptr(ring.events), 4, WAIT_MS);
+  setTimeout(loop, 0);
 }
 
 self.onmessage = (ev: MessageEvent) => {
@@ -80,6 +101,7 @@ self.onmessage = (ev: MessageEvent) => {
     if (ring) {
       libc.munmap(ring.consumer, ring.page);
       libc.munmap(ring.producer, ring.page + 2 * ring.size);
+      libc.close(ring.epfd);
     }
     ring = undefined;
     self.postMessage({ stopped: true });
