@@ -1,10 +1,10 @@
 // polycubectl configuration (reference §5.5): ~/.config/polycube/polycubectl_config.yaml,
 // created with the defaults when missing, then POLYCUBECTL_* environment overrides, which
 // apply whether or not the file existed (the original applied them only when it existed).
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { join } from "node:path";
+// Files are read with Bun.file, and node:fs is loaded only to create the file: every module
+// loaded costs startup time, and the CLI is called hundreds of times by scripts.
 import { UsageError } from "./args.ts";
+import { stdio } from "./io.ts";
 
 export interface CliConfig {
   debug: boolean;
@@ -26,8 +26,35 @@ cert: ""
 key: ""
 `;
 
-export function configPath(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.HOME || homedir(), ".config", "polycube", "polycubectl_config.yaml");
+const CONFIG_DIR = ".config/polycube";
+const CONFIG_FILE = "polycubectl_config.yaml";
+
+/** $HOME/.config/polycube/polycubectl_config.yaml (HOME unset: the user's home directory). */
+export async function configPath(env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const home = env.HOME || (await import("node:os")).homedir();
+  return `${home.replace(/\/+$/, "")}/${CONFIG_DIR}/${CONFIG_FILE}`;
+}
+
+/** The file's text, or undefined when there is no file. */
+async function readConfigFile(file: string): Promise<string | undefined> {
+  try {
+    return await Bun.file(file).text();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw new UsageError(`Cannot read ${file}: ${(e as Error).message}`);
+  }
+}
+
+/** As the original: the defaults are written so that the user finds the file to edit. */
+async function writeDefaults(file: string): Promise<void> {
+  try {
+    const { mkdirSync, writeFileSync } = await import("node:fs");
+    mkdirSync(file.slice(0, file.lastIndexOf("/")), { recursive: true });
+    writeFileSync(file, DEFAULT_FILE, { flag: "wx" });
+  } catch {
+    /* a read-only home, or another call won the race: fine */
+  }
 }
 
 function boolOf(v: unknown, name: string): boolean {
@@ -62,22 +89,17 @@ async function parseConfigText(text: string): Promise<Record<string, unknown>> {
   return out;
 }
 
-export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<CliConfig> {
-  const file = configPath(env);
+/** Warnings go to stderr unless a test collects them. */
+export async function loadConfig(env: NodeJS.ProcessEnv = process.env, warn: (msg: string) => void = (m) => stdio.err(`${m}\n`)): Promise<CliConfig> {
+  const file = await configPath(env);
   let values: Record<string, unknown> = {};
-  if (existsSync(file)) {
+  const text = await readConfigFile(file);
+  if (text === undefined) await writeDefaults(file);
+  else {
     try {
-      values = await parseConfigText(readFileSync(file, "utf8"));
+      values = await parseConfigText(text);
     } catch (e) {
       throw new UsageError(`Cannot read ${file}: ${(e as Error).message}`);
-    }
-  } else {
-    // As the original: write the defaults so the user finds the file to edit. Not fatal.
-    try {
-      mkdirSync(join(file, ".."), { recursive: true });
-      writeFileSync(file, DEFAULT_FILE);
-    } catch {
-      /* a read-only home is fine */
     }
   }
   const pick = (k: string): unknown => env[`POLYCUBECTL_${k.toUpperCase()}`] ?? values[k];
@@ -102,7 +124,7 @@ export async function loadConfig(env: NodeJS.ProcessEnv = process.env): Promise<
   }
   if (parsed.protocol === "https:" && !cfg.cacert) throw new UsageError("an https url needs cacert (POLYCUBECTL_CACERT or cacert in the config file)");
   if (parsed.protocol !== "https:" && (cfg.cacert || cfg.cert || cfg.key))
-    process.stderr.write("Warning: cacert, cert and key are ignored with an http url\n");
+    warn("Warning: cacert, cert and key are ignored with an http url");
   if (!!cfg.cert !== !!cfg.key) throw new UsageError("cert and key must be given together");
   return cfg;
 }

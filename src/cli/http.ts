@@ -1,9 +1,9 @@
 // HTTP to the daemon: TLS settings from the config, redirects followed by hand so that a 308
 // (the daemon's cube-name redirect) keeps method and body, as Go's client did, with a Referer
 // like Go's so the daemon can stop a redirect loop.
-import { readFileSync } from "node:fs";
 import type { HttpCall } from "./args.ts";
 import type { CliConfig } from "./config.ts";
+import { stdio } from "./io.ts";
 
 export interface HttpReply {
   status: number;
@@ -16,22 +16,30 @@ export class UnreachableError extends Error {}
 
 const MAX_REDIRECTS = 10;
 
-function tlsOptions(cfg: CliConfig): Record<string, string> | undefined {
+/** TLS settings: the CA, and the client certificate when there is one (files read here). */
+async function tlsOptions(cfg: CliConfig): Promise<Record<string, string> | undefined> {
   if (!cfg.url.startsWith("https:")) return undefined;
-  const tls: Record<string, string> = { ca: readFileSync(cfg.cacert, "utf8") };
+  const read = async (what: string, path: string) => {
+    try {
+      return await Bun.file(path).text();
+    } catch (e) {
+      throw new Error(`Cannot read the ${what} ${path}: ${(e as Error).message}`);
+    }
+  };
+  const tls: Record<string, string> = { ca: await read("cacert", cfg.cacert) };
   if (cfg.cert) {
-    tls.cert = readFileSync(cfg.cert, "utf8");
-    tls.key = readFileSync(cfg.key, "utf8");
+    tls.cert = await read("cert", cfg.cert);
+    tls.key = await read("key", cfg.key);
   }
   return tls;
 }
 
 export async function send(call: HttpCall, cfg: CliConfig): Promise<HttpReply> {
-  const tls = tlsOptions(cfg);
+  const tls = await tlsOptions(cfg);
   let url = call.url;
   let referer: string | undefined;
   for (let hop = 0; ; hop++) {
-    if (cfg.debug) process.stderr.write(`${call.method} ${url}${call.body !== undefined ? `\n${call.body}` : ""}\n`);
+    if (cfg.debug) stdio.err(`${call.method} ${url}${call.body !== undefined ? `\n${call.body}` : ""}\n`);
     const headers: Record<string, string> = {};
     if (call.body !== undefined) headers["content-type"] = "application/json";
     if (referer) headers.referer = referer;

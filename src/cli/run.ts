@@ -2,19 +2,15 @@
 // generic paths sent as the grammar says (§5.1), replies printed (§5.3, §5.4).
 import { parseArgs, pathUrl, readsStdin, toRequest, UsageError, type CliArgs, type Format, type JsonValue } from "./args.ts";
 import type { CliConfig } from "./config.ts";
+import type { Io } from "./io.ts";
 import { renderShow } from "./format.ts";
 import { builtinHelp, renderHelp, renderRootHelp, type HelpReply } from "./help.ts";
 import { send, UnreachableError, type HttpReply } from "./http.ts";
-import { bodyToJson, readStdin } from "./stdin.ts";
 
 /** Exit statuses: 0 success, 1 bad command line or daemon unreachable, 2 non-2xx reply. */
 export const EXIT_USAGE = 1;
 export const EXIT_HTTP = 2;
 
-export interface Io {
-  out(s: string): void;
-  err(s: string): void;
-}
 
 const ok = (r: HttpReply) => r.status >= 200 && r.status < 300;
 
@@ -156,6 +152,8 @@ class Runner {
     }
     let stdinBody: string | undefined;
     if (readsStdin(a)) {
+      // Loaded only for writes: node:fs costs a few milliseconds of startup.
+      const { bodyToJson, readStdin } = await import("./stdin.ts");
       const text = await readStdin();
       if (text.trim() !== "") stdinBody = await bodyToJson(text);
     }

@@ -25,8 +25,8 @@ describe("config file", () => {
     const h = home();
     const cfg = await loadConfig({ HOME: h });
     expect(cfg).toEqual({ debug: false, expert: true, url: DEFAULT_URL, cacert: "", cert: "", key: "" });
-    expect(configPath({ HOME: h })).toBe(join(h, ".config", "polycube", "polycubectl_config.yaml"));
-    const written = readFileSync(configPath({ HOME: h }), "utf8");
+    expect(await configPath({ HOME: h })).toBe(join(h, ".config", "polycube", "polycubectl_config.yaml"));
+    const written = readFileSync(await configPath({ HOME: h }), "utf8");
     expect(written).toContain(`url: ${DEFAULT_URL}`);
     // What was written reads back to the same settings.
     expect(await loadConfig({ HOME: h })).toEqual(cfg);
@@ -65,7 +65,7 @@ describe("environment", () => {
     expect(cfg).toMatchObject({ url: "http://127.0.0.1:2/polycube/v1/", debug: true, expert: false });
     const fresh = home();
     expect((await loadConfig({ HOME: fresh, POLYCUBECTL_URL: "http://127.0.0.1:3/polycube/v1" })).url).toBe("http://127.0.0.1:3/polycube/v1/");
-    expect(existsSync(configPath({ HOME: fresh }))).toBe(true);
+    expect(existsSync(await configPath({ HOME: fresh }))).toBe(true);
   });
 
   test("TLS: https needs cacert; cert and key come together", async () => {
@@ -84,5 +84,15 @@ describe("environment", () => {
       POLYCUBECTL_KEY: "/k.pem",
     });
     expect(client).toMatchObject({ cert: "/c.pem", key: "/k.pem" });
+  });
+
+  test("certificates with an http url: a warning, not an error", async () => {
+    const warnings: string[] = [];
+    const cfg = await loadConfig({ HOME: home(), POLYCUBECTL_CACERT: "/ca.pem" }, (m) => warnings.push(m));
+    expect(cfg.cacert).toBe("/ca.pem");
+    expect(warnings).toEqual(["Warning: cacert, cert and key are ignored with an http url"]);
+    const none: string[] = [];
+    await loadConfig({ HOME: home() }, (m) => none.push(m));
+    expect(none).toEqual([]);
   });
 });
