@@ -29,6 +29,8 @@ interface CubeEntry {
   fabric: FabricCube;
   control: CubeControl;
   log: TaggedLogger;
+  /** Transparent cubes: the parent the service was last told about. */
+  parent: string;
 }
 
 interface PortConfig {
@@ -240,7 +242,8 @@ export class Core implements DaemonCore {
       for (const p of ports) await this.fabric.addPort(name, p.name, p.peer);
       const ctx = cubeContext(this.fabric, fabricCube, uuid, log);
       const control = await this.serviceCall({ service }, () => svc.module.createCube(ctx, config));
-      this.cubes.set(name, { service, uuid, config: structuredClone(config), fabric: fabricCube, control, log });
+      this.cubes.set(name, { service, uuid, config: structuredClone(config), fabric: fabricCube, control, log, parent: "" });
+      this.recordStacks();
     } catch (e) {
       await this.fabric.removeCube(name);
       throw e;
@@ -281,6 +284,7 @@ export class Core implements DaemonCore {
       throw e;
     }
     c.config = structuredClone(next);
+    this.recordStacks();
     this.setLogLevel(c, String(next.loglevel ?? "INFO") as LogLevel);
   }
 
@@ -332,8 +336,9 @@ export class Core implements DaemonCore {
       c.log.error(`while destroying: ${(e as Error).message}`);
     }
     await this.fabric.removeCube(name);
-    // Transparent cubes that sat on its ports are detached now.
-    for (const t of this.cubes.values()) if (t.fabric.kind === "transparent" && t.fabric.parent === "" && t.config.parent !== undefined) delete t.config.parent;
+    // Transparent cubes that sat on its ports are detached now; a deleted transparent cube
+    // leaves its stack.
+    this.recordStacks();
     daemonLog.info(`cube ${name} deleted`);
   }
 
@@ -342,6 +347,28 @@ export class Core implements DaemonCore {
     if (!c.control.action) throw new ServiceError(`${c.service} has no actions`, 405);
     const out = await this.serviceCall(c, () => c.control.action!(path, input));
     return (out ?? undefined) as Json | undefined;
+  }
+
+  /**
+   * Keeps each port's `tcubes` in the stored configuration equal to its transparent stack, and
+   * tells transparent cubes that lost their parent (its port or cube was deleted).
+   */
+  private recordStacks(): void {
+    for (const c of this.cubes.values()) {
+      if (c.fabric.kind !== "standard") {
+        if (c.parent !== c.fabric.parent) {
+          c.parent = c.fabric.parent;
+          if (!c.parent) delete c.config.parent;
+          Promise.resolve(c.control.parentChanged?.(c.parent)).catch((e) => c.log.error(`parent change: ${(e as Error).message}`));
+        }
+        continue;
+      }
+      for (const p of (c.config.ports ?? []) as JsonObject[]) {
+        const stack = c.fabric.ports.get(String(p.name))?.tcubes ?? [];
+        if (stack.length) p.tcubes = [...stack];
+        else delete p.tcubes;
+      }
+    }
   }
 
   // ---- links -------------------------------------------------------------------------------
@@ -403,15 +430,14 @@ export class Core implements DaemonCore {
       await this.fabric.detach(req.cube, req.port);
       throw e;
     }
+    t.parent = req.port;
     if (!req.port.includes(":")) t.config.parent = req.port;
+    this.recordStacks();
   }
 
   async detach(req: { cube: string; port: string }): Promise<void> {
     await this.fabric.detach(req.cube, req.port);
-    const t = this.cubes.get(req.cube);
-    if (!t) return;
-    delete t.config.parent;
-    await this.serviceCall(t, () => t.control.parentChanged?.(""));
+    this.recordStacks();
   }
 
   netdevTopology(ifname: string): JsonObject {
@@ -479,18 +505,17 @@ export class Core implements DaemonCore {
       if (p) p.peer = "";
       c?.log.info(`port ${port}: its netdev is gone, peer cleared`);
     }
-    for (const t of gone.tcubes) {
-      const c = this.cubes.get(t);
-      if (!c) continue;
-      delete c.config.parent;
-      await Promise.resolve(c.control.parentChanged?.("")).catch(() => undefined);
-    }
+    if (gone.tcubes.length) this.recordStacks();
   }
 }
 
 /** Changes of the framework's own leaves are not the service's business. */
 function serviceChanges(changes: Change[]): Change[] {
-  return changes.filter((ch) => !(ch.path.length === 1 && ["loglevel", "type", "shadow", "span"].includes(ch.path[0]!.node)));
+  return changes.filter(
+    (ch) =>
+      !(ch.path.length === 1 && ["loglevel", "type", "shadow", "span"].includes(ch.path[0]!.node)) &&
+      !(ch.path.length === 2 && ch.path[0]!.node === "ports" && ch.path[1]!.node === "tcubes"),
+  );
 }
 
 function ipv4Addresses(dev: string): string[] {
