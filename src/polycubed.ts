@@ -70,7 +70,8 @@ export async function main(args: string[]): Promise<void> {
 
   let core: Awaited<ReturnType<typeof Core.start>>;
   try {
-    core = await Core.start(builtinServices);
+    const remoteTls = o.remoteCacert ? { cacert: o.remoteCacert, cert: o.remoteCert, key: o.remoteKey } : undefined;
+    core = await Core.start(builtinServices, { remoteTls });
   } catch (e) {
     daemonLog.critical(`cannot start the datapath: ${(e as Error).message}`);
     releasePid();

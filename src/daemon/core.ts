@@ -40,6 +40,11 @@ interface PortConfig {
 
 const NETDEV_POLL_MS = 1000;
 
+export interface CoreOptions {
+  /** TLS towards remote services: their CA, and the client identity polycubed presents. */
+  remoteTls?: { cacert: string; cert?: string; key?: string };
+}
+
 function portsOf(config: JsonObject): PortConfig[] {
   return ((config.ports ?? []) as unknown as PortConfig[]).map((p) => ({ name: p.name, peer: p.peer ?? "" }));
 }
@@ -78,15 +83,16 @@ export class Core implements DaemonCore {
     private readonly runtime: DatapathRuntime,
     private readonly injector: Injector,
     private readonly fabric: Fabric,
+    private readonly opts: CoreOptions,
   ) {}
 
   /** Sets up the shared datapath (maps, injector, slow path) and registers the services. */
-  static async start(services: ServiceModule[]): Promise<Core> {
+  static async start(services: ServiceModule[], opts: CoreOptions = {}): Promise<Core> {
     const runtime = new DatapathRuntime();
     let injector: Injector | undefined;
     try {
       injector = await Injector.create(runtime);
-      const core = new Core(runtime, injector, new Fabric(runtime, injector));
+      const core = new Core(runtime, injector, new Fabric(runtime, injector), opts);
       for (const m of services) core.register(m, "lib", "builtin");
       await runtime.startEvents(
         (rec) => core.onEvent(rec),
@@ -146,7 +152,7 @@ export class Core implements DaemonCore {
   async addService(req: { name: string; type: string; uri: string }): Promise<void> {
     if (this.svcs.has(req.name)) throw new ServiceError("Service Controller already exists", 400);
     if (req.type !== "grpc") throw new ServiceError(`services of type ${req.type} cannot be loaded: the daemon's own services are built in; others run as remote services (type grpc)`, 400);
-    const link = await RemoteServiceLink.connect({ uri: req.uri, name: req.name, log: daemonLog });
+    const link = await RemoteServiceLink.connect({ uri: req.uri, name: req.name, log: daemonLog, tls: this.opts.remoteTls });
     this.register(link.module, "grpc", req.uri, link);
   }
 

@@ -17,6 +17,11 @@ export interface DaemonOptions {
   cacert?: string;
   certBlacklist?: string;
   certWhitelist?: string;
+  /** TLS towards remote services (gRPC): the CA that signs their certificates... */
+  remoteCacert?: string;
+  /** ...and the certificate and key polycubed presents to them. */
+  remoteCert?: string;
+  remoteKey?: string;
   /** Detach from the terminal (the original's --daemon). */
   daemon: boolean;
   logfile: string;
@@ -80,6 +85,9 @@ const SPECS: OptionSpec[] = [
   { long: "cacert", kind: "value", help: "CA certificate used to validate clients", apply(o, v) { o.cacert = v; } },
   { long: "cert-blacklist", aliases: ["cert-black-list"], kind: "value", help: "directory of black-listed client certificates", apply(o, v) { o.certBlacklist = v; } },
   { long: "cert-whitelist", aliases: ["cert-white-list"], kind: "value", help: "directory of white-listed client certificates", apply(o, v) { o.certWhitelist = v; } },
+  { long: "remote-cacert", kind: "value", help: "CA certificate of remote services (gRPC over TLS)", apply(o, v) { o.remoteCacert = v; } },
+  { long: "remote-cert", kind: "value", help: "client certificate presented to remote services", apply(o, v) { o.remoteCert = v; } },
+  { long: "remote-key", kind: "value", help: "private key of --remote-cert", apply(o, v) { o.remoteKey = v; } },
   { long: "daemon", short: "d", kind: "flag", help: "run as daemon (default false)", apply(o, v) { o.daemon = parseBool("daemon", v); } },
   { long: "logfile", kind: "value", help: "log file (default /var/log/polycube/polycubed.log)", apply(o, v) { o.logfile = v; } },
   { long: "pidfile", kind: "value", help: "pid file (default /var/run/polycube.pid)", apply(o, v) { o.pidfile = v; } },
@@ -178,6 +186,8 @@ function check(o: DaemonOptions): void {
   need(!(o.cacert && o.certWhitelist), "--cacert and --cert-whitelist are mutually exclusive");
   need(!(o.certWhitelist && o.certBlacklist), "--cert-whitelist and --cert-blacklist are mutually exclusive");
   need(!o.certBlacklist || !!o.cacert, "--cert-blacklist requires --cacert");
+  need(!o.remoteCert === !o.remoteKey, "--remote-cert and --remote-key go together");
+  need(!o.remoteCert || !!o.remoteCacert, "--remote-cert requires --remote-cacert");
   need(o.cubesDumpEnable || !o.cubesDumpCleanInit, "--cubes-dump-clean-init requires --cubes-dump-enable");
 }
 

@@ -7,6 +7,8 @@
 // restored without the user doing anything.
 import * as grpc from "@grpc/grpc-js";
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { checkServerIdentity } from "node:tls";
 import { remoteService, type DaemonMessage, type ServiceMessage, type ReplyMsg, type SdkCallMsg } from "./protocol.ts";
 import { Session, OK } from "./session.ts";
 import { decodeGlobals, snapshotOf } from "./wire.ts";
@@ -41,15 +43,22 @@ export class RemoteServiceLink {
   private registration!: { name: string; kind: ServiceKind; yang: string };
 
   private constructor(private readonly opts: RemoteLinkOptions) {
+    // Bun's TLS refuses an IP address as the SNI server name, which grpc-js sends for an
+    // address like 127.0.0.1:50051. For such targets the name sent is a placeholder and the
+    // certificate is still checked against the real address (its IP subjectAltName).
+    const host = opts.uri.replace(/^\[/, "").replace(/\]?:\d+$/, "");
+    const byAddress = isIP(host) !== 0;
     const creds = opts.tls
       ? grpc.credentials.createSsl(
           readFileSync(opts.tls.cacert),
           opts.tls.key ? readFileSync(opts.tls.key) : null,
           opts.tls.cert ? readFileSync(opts.tls.cert) : null,
+          byAddress ? { checkServerIdentity: (_name, cert) => checkServerIdentity(host, cert) } : {},
         )
       : grpc.credentials.createInsecure();
+    const channelOptions = opts.tls && byAddress ? { "grpc.ssl_target_name_override": "polycube-remote-service" } : {};
     const Client = remoteService();
-    this.client = new Client(opts.uri, creds) as unknown as RemoteServiceLink["client"];
+    this.client = new Client(opts.uri, creds, channelOptions) as unknown as RemoteServiceLink["client"];
     const link = this;
     this.module = {
       get name() { return link.registration.name; },
