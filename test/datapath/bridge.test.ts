@@ -1,0 +1,302 @@
+// The bridge service through the real daemon, with real packets between namespaced hosts:
+// learning, VLAN isolation, trunks between two bridges, and spanning tree on a loop of three.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Daemon } from "../lib/daemon.ts";
+import { Topology, sh, type Host } from "../lib/netns.ts";
+
+const topo = new Topology("tbr");
+const daemon = new Daemon();
+const hosts: Host[] = [];
+
+async function ok(method: string, path: string, body?: unknown): Promise<any> {
+  const r = await daemon.request(method, path, body);
+  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
+  return r.text ? r.json() : undefined;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(200);
+  }
+}
+
+interface Entry {
+  vlan: number;
+  mac: string;
+  port: string;
+  type: string;
+  age: number;
+}
+
+/** The filtering database of a bridge (list replies end with a links element, left out). */
+async function entries(cube: string): Promise<Entry[]> {
+  return ((await ok("GET", `/bridge/${cube}/fdb/entry/`)) as unknown[]).filter((e): e is Entry => !Array.isArray(e));
+}
+
+function rxPackets(h: Host): number {
+  return Number(sh(`ip netns exec ${h.ns} cat /sys/class/net/eth0/statistics/rx_packets`).trim());
+}
+
+/** Deletes cubes even when a test failed half-way. */
+async function deleteCubes(names: string[]): Promise<void> {
+  for (const n of names) await daemon.request("DELETE", `/bridge/${n}/`);
+}
+
+beforeAll(async () => {
+  for (let i = 1; i <= 6; i++) hosts.push(topo.host(i, `10.204.0.${i}/24`));
+  await daemon.start();
+});
+
+afterAll(async () => {
+  await daemon.stop();
+  topo.cleanup();
+  daemon.cleanup();
+});
+
+describe("learning", () => {
+  for (const type of ["TC", "XDP_SKB"]) {
+    test(`${type}: hosts ping through one bridge; entries are learned per VLAN, static entries and flush`, async () => {
+      const [h1, h2, h3] = hosts as [Host, Host, Host];
+      await ok("POST", "/bridge/br0/", { type, ports: [{ name: "p1", peer: h1.outer }, { name: "p2", peer: h2.outer }, { name: "p3", peer: h3.outer }] });
+      try {
+        expect(topo.ping(h1, h2.ip, 3)).toBe(true);
+        expect(topo.ping(h3, h1.ip, 2)).toBe(true);
+        const fdb = await entries("br0");
+        const learned = new Map(fdb.map((e) => [e.mac, e]));
+        expect(learned.get(h1.mac)).toMatchObject({ vlan: 1, port: "p1", type: "dynamic" });
+        expect(learned.get(h2.mac)).toMatchObject({ vlan: 1, port: "p2", type: "dynamic" });
+        expect(learned.get(h3.mac)?.port).toBe("p3");
+        // A static entry is configuration: it shows as static and survives a flush.
+        await ok("POST", "/bridge/br0/fdb/entry/1/02:00:00:00:00:99/", { port: "p3" });
+        await ok("POST", "/bridge/br0/fdb/flush/");
+        const after = await entries("br0");
+        expect(after).toEqual([expect.objectContaining({ mac: "02:00:00:00:00:99", type: "static", port: "p3", vlan: 1 })]);
+        expect(topo.ping(h2, h1.ip, 2)).toBe(true);
+        // A static entry towards a port that does not exist is refused.
+        const bad = await daemon.request("POST", "/bridge/br0/fdb/entry/1/02:00:00:00:00:98/", { port: "nope" });
+        expect(bad.status).toBe(400);
+        // The bridge and port MACs are chosen when not configured.
+        const cube = await ok("GET", "/bridge/br0/");
+        expect(cube.mac).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+        expect(cube.ports[0].mac).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+        expect(cube.ports[0].stp).toEqual([{ vlan: 1, state: "forwarding", "path-cost": 4, "port-priority": 128 }]);
+        expect(await ok("GET", "/bridge/br0/fdb/aging-time/")).toBe(300);
+      } finally {
+        await deleteCubes(["br0"]);
+      }
+      expect(topo.ping(h1, h2.ip, 1)).toBe(false);
+    }, 30000);
+  }
+
+  test("learned entries age out", async () => {
+    const [h1, h2] = hosts as [Host, Host];
+    await ok("POST", "/bridge/bra/", { fdb: { "aging-time": 1 }, ports: [{ name: "p1", peer: h1.outer }, { name: "p2", peer: h2.outer }] });
+    try {
+      expect(topo.ping(h1, h2.ip, 1)).toBe(true);
+      expect((await entries("bra")).length).toBeGreaterThan(0);
+      await until("entries to age out", async () => (await entries("bra")).length === 0, 8000);
+    } finally {
+      await deleteCubes(["bra"]);
+    }
+  }, 20000);
+});
+
+describe("VLANs", () => {
+  for (const type of ["TC", "XDP_SKB"]) {
+    test(`${type}: two access VLANs on one bridge do not talk`, async () => {
+      const [h1, h2, h3, h4] = hosts as [Host, Host, Host, Host];
+      await ok("POST", "/bridge/brv/", {
+        type,
+        ports: [
+          { name: "p1", peer: h1.outer, access: { vlanid: 10 } },
+          { name: "p2", peer: h2.outer, access: { vlanid: 10 } },
+          { name: "p3", peer: h3.outer, access: { vlanid: 20 } },
+          { name: "p4", peer: h4.outer, access: { vlanid: 20 } },
+        ],
+      });
+      try {
+        expect(topo.ping(h1, h2.ip, 2)).toBe(true);
+        expect(topo.ping(h3, h4.ip, 2)).toBe(true);
+        expect(topo.ping(h1, h3.ip, 1)).toBe(false);
+        expect(topo.ping(h2, h4.ip, 1)).toBe(false);
+        const fdb = await entries("brv");
+        expect(fdb.find((e) => e.mac === h1.mac)?.vlan).toBe(10);
+        expect(fdb.find((e) => e.mac === h3.mac)?.vlan).toBe(20);
+        // Moving a port to the other VLAN moves its host.
+        await ok("PATCH", "/bridge/brv/ports/p3/access/vlanid/", 10);
+        expect(topo.ping(h3, h1.ip, 2)).toBe(true);
+        expect(topo.ping(h3, h4.ip, 1)).toBe(false);
+      } finally {
+        await deleteCubes(["brv"]);
+      }
+    }, 30000);
+
+    test(`${type}: a trunk between two bridges carries VLANs 10 and 20, each to its own`, async () => {
+      const [h1, h2, h3, h4] = hosts as [Host, Host, Host, Host];
+      await ok("POST", "/bridge/bta/", {
+        type,
+        ports: [
+          { name: "p10", peer: h1.outer, access: { vlanid: 10 } },
+          { name: "p20", peer: h2.outer, access: { vlanid: 20 } },
+          { name: "trunk", peer: "btb:trunk", mode: "trunk", trunk: { allowed: [{ vlanid: 10 }, { vlanid: 20 }] } },
+        ],
+      });
+      await ok("POST", "/bridge/btb/", {
+        type,
+        ports: [
+          { name: "p10", peer: h3.outer, access: { vlanid: 10 } },
+          { name: "p20", peer: h4.outer, access: { vlanid: 20 } },
+          { name: "trunk", peer: "bta:trunk", mode: "trunk", trunk: { allowed: [{ vlanid: 10 }, { vlanid: 20 }] } },
+        ],
+      });
+      try {
+        expect(topo.ping(h1, h3.ip, 3)).toBe(true);
+        expect(topo.ping(h2, h4.ip, 3)).toBe(true);
+        expect(topo.ping(h1, h4.ip, 1)).toBe(false);
+        expect(topo.ping(h2, h3.ip, 1)).toBe(false);
+        expect(topo.ping(h1, h2.ip, 1)).toBe(false);
+        const fdb = await entries("btb");
+        expect(fdb.find((e) => e.mac === h1.mac)).toMatchObject({ vlan: 10, port: "trunk" });
+        expect(fdb.find((e) => e.mac === h2.mac)).toMatchObject({ vlan: 20, port: "trunk" });
+        // A VLAN the trunk does not allow stops at the trunk.
+        await ok("DELETE", "/bridge/bta/ports/trunk/trunk/allowed/20/");
+        await ok("POST", "/bridge/bta/fdb/flush/");
+        await ok("POST", "/bridge/btb/fdb/flush/");
+        expect(topo.ping(h2, h4.ip, 1)).toBe(false);
+        expect(topo.ping(h1, h3.ip, 2)).toBe(true);
+      } finally {
+        await deleteCubes(["bta", "btb"]);
+      }
+    }, 30000);
+  }
+
+  for (const type of ["TC", "XDP_SKB"]) {
+    test(`${type}: a host that talks tagged on a trunk port reaches an access port of its VLAN`, async () => {
+      const [h1, , , , h5] = hosts as [Host, Host, Host, Host, Host];
+      // No 8021q module here: h5 tags and untags with two small TC programs on its eth0.
+      vlanHost(h5, 10);
+      await ok("POST", "/bridge/brt/", {
+        type,
+        ports: [
+          { name: "p1", peer: h1.outer, access: { vlanid: 10 } },
+          { name: "t", peer: h5.outer, mode: "trunk", trunk: { allowed: [{ vlanid: 10 }, { vlanid: 30 }] } },
+        ],
+      });
+      try {
+        expect(topo.ping(h5, h1.ip, 3)).toBe(true);
+        expect(topo.ping(h1, h5.ip, 2)).toBe(true);
+        const fdb = await entries("brt");
+        expect(fdb.find((e) => e.mac === h5.mac)).toMatchObject({ vlan: 10, port: "t" });
+        expect(fdb.find((e) => e.mac === h1.mac)).toMatchObject({ vlan: 10, port: "p1" });
+        // VLAN 10 no longer allowed on the trunk: h5's tagged frames stop there.
+        await ok("DELETE", "/bridge/brt/ports/t/trunk/allowed/10/");
+        await ok("POST", "/bridge/brt/fdb/flush/");
+        expect(topo.ping(h5, h1.ip, 1)).toBe(false);
+        // The port's native VLAN is 10 now: h1's replies leave untagged, which h5 drops.
+        await ok("PATCH", "/bridge/brt/ports/t/trunk/", { "native-vlan": 10 });
+        expect(topo.ping(h5, h1.ip, 1)).toBe(false);
+      } finally {
+        await deleteCubes(["brt"]);
+        sh(`ip netns exec ${h5.ns} tc qdisc del dev eth0 clsact; ip netns exec ${h5.ns} ethtool -K eth0 txvlan on`, { allowFail: true });
+      }
+    }, 30000);
+  }
+});
+
+/** Two TC programs on a host's eth0: tag everything it sends with vid, accept only frames tagged vid. */
+function vlanHost(h: Host, vid: number): void {
+  const dir = mkdtempSync(join(tmpdir(), "tbrvlan-"));
+  try {
+    const src = join(dir, "vlan.c");
+    writeFileSync(src, `#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#ifdef PUSH
+SEC("tc") int push(struct __sk_buff *s) { bpf_skb_vlan_push(s, bpf_htons(0x8100), ${vid}); return TC_ACT_OK; }
+#else
+SEC("tc") int pop(struct __sk_buff *s) {
+  if (!s->vlan_present || (s->vlan_tci & 0xfff) != ${vid}) return TC_ACT_SHOT;
+  bpf_skb_vlan_pop(s);
+  return TC_ACT_OK;
+}
+#endif
+char _license[] SEC("license") = "GPL";
+`);
+    const inc = `/usr/include/${sh("uname -m").trim()}-linux-gnu`;
+    sh(`clang-19 -O2 -target bpf -DPUSH -I ${inc} -c ${src} -o ${dir}/push.o && clang-19 -O2 -target bpf -I ${inc} -c ${src} -o ${dir}/pop.o`);
+    // Generic XDP sees only what is in the frame: the tag must not travel beside it (the
+    // kernel's VLAN offload), as it would from a real NIC with offload off.
+    sh(`ip netns exec ${h.ns} ethtool -K eth0 txvlan off`);
+    sh(`ip netns exec ${h.ns} tc qdisc add dev eth0 clsact`);
+    sh(`ip netns exec ${h.ns} tc filter add dev eth0 egress bpf da obj ${dir}/push.o sec tc`);
+    sh(`ip netns exec ${h.ns} tc filter add dev eth0 ingress bpf da obj ${dir}/pop.o sec tc`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("spanning tree", () => {
+  for (const type of ["TC", "XDP_SKB"]) {
+    test(`${type}: a loop of three bridges converges with one port blocked, no storm, and survives a link going down`, async () => {
+      const [h1, h2, h3] = hosts as [Host, Host, Host];
+      const timers = { "hello-time": 1, "forward-delay": 2, "max-message-age": 4 };
+      const bridge = (name: string, priority: number, host: Host, a: string, b: string) =>
+        ok("POST", `/bridge/${name}/`, {
+          type,
+          "stp-enabled": true,
+          stp: [{ vlan: 1, priority, ...timers }],
+          ports: [{ name: "host", peer: host.outer }, { name: `to_${a}` }, { name: `to_${b}` }],
+        });
+      const names = ["s1", "s2", "s3"];
+      try {
+        await bridge("s1", 4096, h1, "s2", "s3");
+        await bridge("s2", 8192, h2, "s1", "s3");
+        await bridge("s3", 32768, h3, "s1", "s2");
+        await ok("POST", "/connect", { peer1: "s1:to_s2", peer2: "s2:to_s1" });
+        await ok("POST", "/connect", { peer1: "s2:to_s3", peer2: "s3:to_s2" });
+        await ok("POST", "/connect", { peer1: "s3:to_s1", peer2: "s1:to_s3" });
+
+        const states = async () => {
+          const out: Record<string, string> = {};
+          for (const n of names) for (const p of await ok("GET", `/bridge/${n}/ports/`)) out[`${n}:${p.name}`] = p.stp[0].state;
+          return out;
+        };
+        const settled = await until("spanning tree to converge", async () => {
+          const s = await states();
+          return Object.values(s).every((v) => v === "forwarding" || v === "blocking") ? s : undefined;
+        }, 20000);
+        expect(Object.entries(settled).filter(([, v]) => v === "blocking").map(([k]) => k)).toEqual(["s3:to_s2"]);
+        expect(await ok("GET", "/bridge/s3/ports/to_s2/stp/1/state/")).toBe("blocking");
+
+        expect(topo.ping(h1, h2.ip, 3)).toBe(true);
+        expect(topo.ping(h2, h3.ip, 3)).toBe(true);
+        expect(topo.ping(h3, h1.ip, 3)).toBe(true);
+        // A broadcast (an ARP request each) reaches each host a handful of times, not forever.
+        for (const h of [h1, h2, h3]) sh(`ip -n ${h.ns} neigh flush dev eth0`);
+        const before = [h1, h2, h3].map(rxPackets);
+        expect(topo.ping(h1, h3.ip, 2)).toBe(true);
+        await Bun.sleep(2000);
+        const delta = [h1, h2, h3].map((h, i) => rxPackets(h) - before[i]!);
+        for (const d of delta) expect(d).toBeLessThan(30);
+
+        // The link from s1 to s2 goes: the blocked port takes over.
+        await ok("PATCH", "/bridge/s1/ports/to_s2/peer/", "");
+        await until("h1 to reach h2 again", () => topo.ping(h1, h2.ip, 1, 1), 30000);
+        expect(await ok("GET", "/bridge/s3/ports/to_s2/stp/1/state/")).toBe("forwarding");
+        expect(await ok("GET", "/bridge/s1/ports/to_s2/stp/1/state/")).toBe("disabled");
+        expect(topo.ping(h2, h3.ip, 2)).toBe(true);
+        expect(topo.ping(h3, h1.ip, 2)).toBe(true);
+      } finally {
+        await deleteCubes(names);
+      }
+    }, 90000);
+  }
+});
