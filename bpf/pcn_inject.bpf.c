@@ -26,7 +26,9 @@ SEC("xdp") int pcn_inject(struct xdp_md *ctx) {
   return pcn_follow_hop(ctx, &hop, 0);
 }
 #else
-/* mark: flag | kind << 28 | (CUBE: index << 16 | port) or (NETDEV: ifindex) */
+/* mark: flag | kind << 28 | (CUBE: index << 16 | port) or (NETDEV: ifindex) or (PASS: ifindex,
+ * into that netdev's own stack, past its ingress chain) */
+#define PCN_MARK_BYPASS (PCN_MARK_FLAG | (PCN_HOP_PASS << 28)) /* as pcn_entry.bpf.c */
 SEC("tc") int pcn_inject(struct __sk_buff *skb) {
   __u32 mark = skb->mark;
   if (!(mark & PCN_MARK_FLAG)) return TC_ACT_SHOT;
@@ -37,6 +39,11 @@ SEC("tc") int pcn_inject(struct __sk_buff *skb) {
     hop.port = mark & 0xffff;
   } else {
     hop.ifindex = mark & 0x0fffffff;
+  }
+  if (hop.kind == PCN_HOP_PASS && hop.ifindex) {
+    /* The netdev's entry program lets a frame with this mark through untouched. */
+    skb->mark = PCN_MARK_BYPASS;
+    return bpf_redirect(hop.ifindex, BPF_F_INGRESS);
   }
   return pcn_follow_hop(skb, &hop, 0);
 }

@@ -454,12 +454,15 @@ export class Fabric {
     if (!t.parent) return false;
     const d = direction === "INGRESS" ? INGRESS : EGRESS;
     const hop: Hop = recirculate ? (d === INGRESS ? this.tIngress(cube) : this.tEgress(cube)) : this.transparentHops(t)[d];
-    // Past the last cube of a netdev's egress chain lies the wire: the frame must not run
-    // through that chain again.
-    if (hop.kind === HopKind.PASS && d === EGRESS && !splitPeer(t.parent)) {
+    // Past the last cube of a netdev's egress chain lies the wire, past the last of its
+    // ingress chain its stack: the frame must not run through that chain again.
+    if (hop.kind === HopKind.PASS && !splitPeer(t.parent)) {
       const index = netdevIndex(t.parent);
       if (index === undefined) return false;
-      this.injector.sendToWire(index, frame);
+      if (d === EGRESS) this.injector.sendToWire(index, frame);
+      // Generic XDP runs again on a frame redirected into the netdev: it would loop.
+      else if (t.flavour === "xdp") throw new ServiceError(`packet-out into the stack of ${t.parent} is not supported for XDP cubes`, 501);
+      else this.injector.sendToStack(index, frame);
       return true;
     }
     return this.injector.send(t.flavour, hop, frame);

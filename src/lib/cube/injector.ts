@@ -107,6 +107,12 @@ export class Injector {
     }
   }
 
+  /** Delivers a frame to a netdev's own stack as if received on it, past its ingress hook (TC injector, any flavour). */
+  sendToStack(ifindex: number, frame: Uint8Array): void {
+    const mark = MARK_FLAG | (HopKind.PASS << 28) | (ifindex & 0x0fffffff);
+    this.socket.send(this.txIndex, frame, mark >>> 0);
+  }
+
   /** Writes a frame out of a netdev, past its egress hook. */
   sendToWire(ifindex: number, frame: Uint8Array): void {
     this.socket.send(ifindex, frame, MARK_BYPASS);

@@ -1,0 +1,25 @@
+// Helpers for datapath tests through the real daemon: which interfaces carry programs, REST
+// calls that must succeed, and the daemon log written since a mark.
+import type { Daemon } from "./daemon.ts";
+import { sh } from "./netns.ts";
+
+/** Interfaces among `devs` that carry a TC or XDP program, once per program. */
+export function hooksOn(devs: string[]): string[] {
+  const net = JSON.parse(sh("bpftool -j net show"))[0] as { xdp: Array<{ devname: string }>; tc: Array<{ devname: string }> };
+  return [...net.xdp, ...net.tc].map((h) => h.devname).filter((d) => devs.includes(d));
+}
+
+/** A request that must succeed (status < 300); returns the parsed body, if any. */
+export function okRequester(daemon: Daemon) {
+  return async (method: string, path: string, body?: unknown): Promise<any> => {
+    const r = await daemon.request(method, path, body);
+    if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
+    return r.text ? r.json() : undefined;
+  };
+}
+
+/** The daemon log after `mark` (a length of it taken earlier), once the datapath's lines have come up. */
+export async function logSince(daemon: Daemon, mark: number, settleMs = 300): Promise<string> {
+  await Bun.sleep(settleMs);
+  return daemon.log().slice(mark);
+}
