@@ -89,7 +89,7 @@ export async function main(args: string[]): Promise<void> {
     if ("flush" in api) (api as { flush(): void }).flush();
     await core.stop();
     releasePid();
-    daemonLog.info("stopped");
+    daemonLog.info("polycubed is shutting down. Bye!");
     process.exit(0);
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));

@@ -3,6 +3,7 @@
 // creates; packets are real pings between them.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
+import { hooks, injectorDevice, stillLoaded } from "../lib/bpftool.ts";
 import { Daemon } from "../lib/daemon.ts";
 import { Topology, sh, type Host } from "../lib/netns.ts";
 
@@ -11,17 +12,6 @@ const daemon = new Daemon();
 let h1: Host;
 let h2: Host;
 let h3: Host;
-
-function programIds(): number[] {
-  return (JSON.parse(sh("bpftool -j prog show")) as Array<{ id: number }>).map((p) => p.id);
-}
-
-interface Hook { devname: string; id: number }
-
-function hooks(devs: string[]): Hook[] {
-  const net = JSON.parse(sh("bpftool -j net show"))[0] as { xdp: Hook[]; tc: Hook[] };
-  return [...net.xdp, ...net.tc].filter((h) => devs.includes(h.devname));
-}
 
 /** Interfaces among `devs` with a program attached (TC or XDP). */
 function hooksOn(devs: string[]): string[] {
@@ -176,21 +166,13 @@ describe("shutdown", () => {
     await ok("POST", "/simplebridge/last/", { type: "XDP_SKB", ports: [{ name: "p1", peer: h1.outer }, { name: "p2", peer: h2.outer }] });
     await ok("POST", "/simplebridge/last2/", { ports: [{ name: "p1", peer: h3.outer }] });
     expect(topo.ping(h1, h2.ip, 2)).toBe(true);
-    const pid = readFileSync(daemon.pidfile, "utf8").trim();
-    const injector = `pcn_cp_${pid}`;
+    const injector = injectorDevice(readFileSync(daemon.pidfile, "utf8"));
     const attached = hooks([h1.outer, h2.outer, h3.outer, injector]).map((h) => h.id);
     expect(attached.length).toBe(5); // three netdev entries, the injector's TC and XDP programs
     expect(await daemon.stop()).toBe(0);
     expect(hooksOn([h1.outer, h2.outer, h3.outer])).toEqual([]);
     expect(sh("ip -o link show")).not.toContain(injector);
-    // The kernel frees programs asynchronously once their last reference is gone.
-    let left = attached;
-    for (let i = 0; i < 40 && left.length; i++) {
-      await Bun.sleep(50);
-      const now = new Set(programIds());
-      left = attached.filter((id) => now.has(id));
-    }
-    expect(left).toEqual([]);
+    expect(await stillLoaded(attached)).toEqual([]);
     await daemon.start();
   });
 });

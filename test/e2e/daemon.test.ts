@@ -1,18 +1,16 @@
 // The real daemon, driven over HTTP and through the CLI, forwarding real packets between
 // namespaces; then stopped with SIGTERM, leaving nothing in the kernel.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { hooks, injectorDevice, stillLoaded } from "../lib/bpftool.ts";
 import { Daemon } from "../lib/daemon.ts";
 import { Topology, sh } from "../lib/netns.ts";
 
 const topo = new Topology("te2e");
 const daemon = new Daemon();
-const progsBefore = new Set(sh("bpftool -j prog show").length ? JSON.parse(sh("bpftool -j prog show")).map((p: { id: number }) => p.id) : []);
 let h1: ReturnType<Topology["host"]>;
 let h2: ReturnType<Topology["host"]>;
 
-function ourPrograms(): number[] {
-  return JSON.parse(sh("bpftool -j prog show")).map((p: { id: number }) => p.id).filter((id: number) => !progsBefore.has(id));
-}
 
 beforeAll(async () => {
   h1 = topo.host(1, "10.202.0.1/24");
@@ -75,8 +73,12 @@ describe("polycubed end to end", () => {
     expect((await daemon.cli(["del", "hw1"])).code).toBe(0);
     expect((await daemon.request("GET", "/helloworld/hw1/")).status).toBeGreaterThanOrEqual(400);
     expect(sh(`tc filter show dev ${h1.outer} ingress`)).toBe("");
+    const injector = injectorDevice(readFileSync(daemon.pidfile, "utf8"));
+    const attached = hooks([injector]).map((h) => h.id);
+    expect(attached.length).toBe(2);
     expect(await daemon.stop()).toBe(0);
-    expect(ourPrograms()).toEqual([]);
+    expect(await stillLoaded(attached)).toEqual([]);
+    expect(sh("ip -o link show")).not.toContain(injector);
     expect(daemon.log()).toContain("polycubed is shutting down. Bye!");
   });
 });
