@@ -37,20 +37,24 @@ export class Daemon {
       "--pidfile", this.pidfile, "--logfile", this.logfile, "--loglevel", "debug", ...extra];
   }
 
-  async start(extra: string[] = []): Promise<void> {
+  /** Starts the daemon and waits until `ready` (by default: GET /version over plain HTTP answers). */
+  async start(extra: string[] = [], ready: () => Promise<boolean> | boolean = () => this.answers()): Promise<void> {
     this.proc = Bun.spawn(this.args(extra), { stdout: "ignore", stderr: "pipe", stdin: "ignore" });
     for (let i = 0; i < 200; i++) {
-      try {
-        const r = await fetch(`${this.url}/version`);
-        if (r.ok) return;
-      } catch {
-        /* not up yet */
-      }
+      if (await ready()) return;
       if (this.proc.exitCode !== null) break;
       await Bun.sleep(50);
     }
     const err = this.proc.stderr ? await new Response(this.proc.stderr as ReadableStream).text() : "";
     throw new Error(`daemon did not start: ${err}\n${this.log()}`);
+  }
+
+  private async answers(): Promise<boolean> {
+    try {
+      return (await fetch(`${this.url}/version`)).ok;
+    } catch {
+      return false; // not up yet
+    }
   }
 
   log(): string {
