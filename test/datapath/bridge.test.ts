@@ -36,8 +36,12 @@ interface Entry {
 }
 
 /** The filtering database of a bridge (list replies end with a links element, left out). */
+async function rows<T>(path: string): Promise<T[]> {
+  return ((await ok("GET", path)) as unknown[]).filter((e): e is T => !Array.isArray(e));
+}
+
 async function entries(cube: string): Promise<Entry[]> {
-  return ((await ok("GET", `/bridge/${cube}/fdb/entry/`)) as unknown[]).filter((e): e is Entry => !Array.isArray(e));
+  return rows<Entry>(`/bridge/${cube}/fdb/entry/`);
 }
 
 function rxPackets(h: Host): number {
@@ -266,7 +270,7 @@ describe("spanning tree", () => {
 
         const states = async () => {
           const out: Record<string, string> = {};
-          for (const n of names) for (const p of await ok("GET", `/bridge/${n}/ports/`)) out[`${n}:${p.name}`] = p.stp[0].state;
+          for (const n of names) for (const p of await rows<{ name: string; stp: Array<{ state: string }> }>(`/bridge/${n}/ports/`)) out[`${n}:${p.name}`] = p.stp[0].state;
           return out;
         };
         const settled = await until("spanning tree to converge", async () => {
