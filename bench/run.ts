@@ -1,0 +1,199 @@
+// `make bench`: builds the benchmark's eBPF programs, measures every row in one run, and writes
+// bench/results/<YYYY-MM-DD>.md (and .svg). `bun bench/run.ts <key>...` measures only those rows
+// and prints the table without writing the report.
+//   BENCH_TRIALS (default 5) trials of BENCH_SECONDS (default 2) per path, after a warm-up.
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { spawnSync } from "bun";
+import { BpfObject } from "../src/lib/bpf/index.ts";
+import { Lab } from "./lib/lab.ts";
+import { runCleanups } from "./lib/cleanup.ts";
+import { sh } from "./lib/sh.ts";
+import { FLOW_PORT, FRAME_LEN, udpFrame } from "./lib/frame.ts";
+import { Generator, Sink } from "./lib/traffic.ts";
+import { measureRounds, NotAvailable, NET, openPath, openSource, type DeviceUnderTest, type Path, type PathOptions } from "./lib/dut.ts";
+import { measureProgram, type ProgramCase } from "./lib/programs.ts";
+import { markdown, svgChart, type Row } from "./lib/report.ts";
+import { linuxScenarios } from "./scenarios/linux.ts";
+import { polycubeScenarios } from "./scenarios/polycube.ts";
+import { Polycubed } from "./lib/polycubed.ts";
+
+const ROOT = join(import.meta.dir, "..");
+const opts: PathOptions = {
+  trials: Number(process.env.BENCH_TRIALS ?? 5),
+  seconds: Number(process.env.BENCH_SECONDS ?? 2),
+  warmup: 0.5,
+};
+const PROGRAM_TRIALS = 15;
+const PROGRAM_REPEAT = 2_000_000;
+const only = process.argv.slice(2);
+const wanted = (key: string) => only.length === 0 || only.includes(key);
+
+function log(msg: string): void {
+  process.stderr.write(`bench: ${msg}\n`);
+}
+
+function localDate(): string {
+  const d = new Date();
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+}
+
+function machine(): string[] {
+  const model = cpus()[0]?.model ?? "unknown CPU";
+  const os = readFileSync("/etc/os-release", "utf8").match(/PRETTY_NAME="([^"]*)"/)?.[1] ?? "Linux";
+  return [
+    `${os}, kernel ${sh("uname -r").trim()}, ${cpus().length} CPUs (${model})`,
+    `Bun ${Bun.version}, ${sh("clang-19 --version").split("\n")[0]}`,
+    `load average when the run started: ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")} (other work on the machine shows in the spreads)`,
+  ];
+}
+
+function buildPrograms(): void {
+  const r = spawnSync([join(import.meta.dir, "build.sh")], { stdout: "inherit", stderr: "inherit" });
+  if (r.exitCode !== 0) throw new Error("bench/build.sh failed");
+}
+
+/** Each path row, in order. The polycube rows come from the extension point in scenarios/polycube.ts. */
+function pathScenarios(pcn: Polycubed): DeviceUnderTest[] {
+  return [...linuxScenarios, ...polycubeScenarios(pcn)];
+}
+
+function programCases(gen: Generator, sink: Sink): ProgramCase[] {
+  const fromFile = (path: string, name: string, prog: string): ProgramCase["open"] => async () => {
+    const obj = BpfObject.open(await Bun.file(path).bytes(), name);
+    obj.load();
+    return { fd: obj.program(prog).fd, close: () => obj.close() };
+  };
+  return [
+    { key: "empty-xdp", label: "empty XDP program (pcn_empty)", open: fromFile(join(ROOT, "build/out/bpf/pcn_empty.xdp.o"), "pcn_empty", "pcn_empty") },
+    // The generator configured to drop: its frame rewrite is what each live frame costs at the source.
+    { key: "gen-prog", label: "generator program (rewrite 60 B, drop)", baseline: "empty-xdp", open: async () => ({ fd: gen.fd, close() {} }) },
+    { key: "sink-prog", label: "sink counter program (count, drop)", baseline: "empty-xdp", open: async () => ({ fd: sink.fd, close() {} }) },
+  ];
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error("run the benchmarks as root (they create namespaces and attach programs)");
+  const started = Date.now();
+  const host = machine();
+  buildPrograms();
+  Lab.sweep();
+  const gen = await Generator.load();
+  const sink = await Sink.load(NET.sinkIp, FLOW_PORT);
+  const rows: Row[] = [];
+  const pcn = new Polycubed();
+  try {
+    // Every path is built first, then measured in interleaved rounds, then removed.
+    const paths: Path[] = [];
+    try {
+      if (wanted("source")) {
+        const label = "generator alone (frames dropped in the program)";
+        rows.push({ key: "source", label, section: "path" });
+        paths.push(openSource(gen, sink, "source", label));
+      }
+      for (const dut of pathScenarios(pcn)) {
+        if (!wanted(dut.key)) continue;
+        const row: Row = { key: dut.key, label: dut.label, section: "path", baseline: dut.baseline, perUnit: dut.perUnit };
+        rows.push(row);
+        log(`set up: ${dut.label}`);
+        try {
+          paths.push(await openPath(dut, gen, sink));
+        } catch (e) {
+          if (!(e instanceof NotAvailable)) log(`${dut.label}: set-up failed: ${(e as Error).stack ?? e}`);
+          row.missing = e instanceof NotAvailable ? `not available: ${e.message}` : `set-up failed: ${(e as Error).message.split("\n")[0]}`;
+        }
+      }
+      const results = measureRounds(paths, opts, log);
+      for (const row of rows) {
+        const r = results.get(row.key);
+        if (!r) continue;
+        if (r instanceof Error) {
+          log(`${row.label} failed: ${r.stack ?? r}`);
+          row.missing = `failed: ${r.message.split("\n")[0]}`;
+          continue;
+        }
+        row.mpps = r.best / 1e6;
+        row.nsPerPkt = 1e9 / r.best;
+        row.detail = `median ${(r.median / 1e6).toFixed(2)}, worst ${(r.worst / 1e6).toFixed(2)} Mpps` +
+          (row.key === "source" ? "" : `; ${(r.delivered * 100).toFixed(1)}% of sent delivered`) +
+          (r.stray ? `; ${r.stray} frames at the sink were not the test flow` : "");
+      }
+    } finally {
+      for (const p of paths) {
+        await p.close().catch((e: Error) => log(`cleanup of ${p.label}: ${e.message}`));
+      }
+      await pcn.stop();
+    }
+    const frame = udpFrame({ srcMac: "02:00:00:00:00:01", dstMac: "02:00:00:00:00:02", srcIp: NET.genIp, dstIp: NET.sinkIp });
+    // The generator program must not redirect outside live mode: configure it to drop.
+    gen.configure(frame, null, null);
+    for (const c of programCases(gen, sink)) {
+      if (!wanted(c.key)) continue;
+      log(c.label);
+      const row: Row = { key: c.key, label: c.label, section: "program", baseline: c.baseline };
+      try {
+        const r = await measureProgram(c, frame, PROGRAM_TRIALS, PROGRAM_REPEAT);
+        row.mpps = 1e3 / r.best;
+        row.nsPerPkt = r.best;
+        row.detail = `median ${r.median.toFixed(1)}, worst ${r.worst.toFixed(1)} ns; kernel's own average in the best trial ${r.kernelNs} ns`;
+      } catch (e) {
+        log(`${c.label} failed: ${(e as Error).stack ?? e}`);
+        row.missing = `failed: ${(e as Error).message.split("\n")[0]}`;
+      }
+      rows.push(row);
+    }
+  } finally {
+    gen.close();
+    sink.close();
+  }
+
+  const minutes = ((Date.now() - started) / 60000).toFixed(1);
+  const date = localDate();
+  const meta = {
+    date,
+    machine: host,
+    method: [
+      `Source: bench/bpf/pcnb_gen.bpf.c run by BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES from inside the generator namespace; it rewrites the whole ${FRAME_LEN}-byte UDP/IPv4 frame on every send (the kernel recycles the pages, and forwarding paths rewrite headers in place) and redirects it into its veth.`,
+      "Sink: bench/bpf/pcnb_sink.bpf.c in native XDP on the sink namespace's veth counts the frames of the test flow (IPv4/UDP to the sink's address and port) apart from any other, and drops them all. Mpps = test-flow frames counted at the sink / wall time of the test runs; ns/pkt = 1e9 / pps.",
+      "The DUT-side end of the generator's veth has GRO on, which gives it NAPI: without it a veth drops XDP-redirected frames.",
+      `All paths are built first, then measured in ${opts.trials} interleaved rounds (one ${opts.seconds} s trial of every path per round, after a ${opts.warmup} s warm-up each), so that load from elsewhere on the machine falls on all of them alike.`,
+      "The table shows the best trial (other load can only slow a trial down); the detail gives the median and worst trials and the share of sent frames that reached the sink (the source sends as fast as it can; the rest is dropped on the way).",
+      "The test run and the softirq work it triggers run on the same CPU, so ns/pkt is the whole per-packet cost of source + path + sink on one core; \"added ns/pkt\" is the difference with the baseline row, i.e. what the device under test costs per packet.",
+      `Program rows: wall time of one BPF_PROG_TEST_RUN of ${PROGRAM_REPEAT.toLocaleString("en")} repetitions on the frame / repetitions, best of ${PROGRAM_TRIALS} trials.`,
+    ],
+    notes: [
+      `Whole run: ${minutes} min.`,
+      "Polycube rows (simplebridge, bridge, router): cubes made over the REST API of a polycubed started for the run (build/out/polycubed), their ports peered with the path's two veths in the root namespace; every cube has a static FDB or ARP entry for the sink (which never answers), so that no packet takes the slow path. Chains: simplebridges joined port to port; \"per added cube\" divides the added ns/pkt by the cubes added to the single bridge.",
+      "Not measured yet: each service's pipeline alone through test-run (minus the empty program); the control plane (cube create/delete latency, REST GET/PATCH p50/p99 under concurrency, CLI wall time, loading 10k FDB entries and 10k routes); firewall/NAT/LB rows.",
+    ],
+    chart: undefined as string | undefined,
+  };
+  if (only.length > 0) {
+    process.stdout.write(markdown(rows, meta));
+    return;
+  }
+  const dir = join(import.meta.dir, "results");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${date}.svg`), svgChart(rows.filter((r) => r.section === "path"), `End-to-end Mpps, ${date}`));
+  meta.chart = `${date}.svg`;
+  writeFileSync(join(dir, `${date}.md`), markdown(rows, meta));
+  log(`wrote bench/results/${date}.md in ${minutes} min`);
+}
+
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.on(sig, () => {
+    log(`${sig}: cleaning up`);
+    runCleanups();
+    process.exit(130);
+  });
+}
+
+try {
+  await main();
+} catch (e) {
+  log(`failed: ${(e as Error).stack ?? e}`);
+  process.exitCode = 1;
+} finally {
+  runCleanups();
+}
