@@ -380,5 +380,32 @@ SEC(PCN_SEC) int pcn_ingress(CTXTYPE *ctx) { return pcn_run(ctx, PCN_INGRESS); }
 SEC(PCN_SEC) int pcn_egress(CTXTYPE *ctx) { return pcn_run(ctx, PCN_EGRESS); }
 #else
 SEC(PCN_SEC) int pcn_ingress(CTXTYPE *ctx) { return pcn_run(ctx, 0); }
+
+#ifdef PCN_STANDARD_EGRESS
+/* A standard cube that defines PCN_STANDARD_EGRESS also defines
+ *     static __always_inline int handle_tx(CTXTYPE *ctx, struct pkt_metadata *md);
+ * which sees every packet leaving one of its ports (md->in_port is that port) before the
+ * port's peer; RX_OK sends it on. pcn_peers then leads into this program, and
+ * pcn_egress_next holds what lies beyond each port. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, PCN_MAX_PORTS);
+  __type(key, __u32);
+  __type(value, struct pcn_hop);
+} pcn_egress_next SEC(".maps");
+
+static __always_inline int handle_tx(CTXTYPE *ctx, struct pkt_metadata *md);
+
+SEC(PCN_SEC) int pcn_egress(CTXTYPE *ctx) {
+  struct pkt_metadata md = {};
+  pcn_md_load(ctx, &md);
+  md.cube_id = pcn_cube_id;
+  __u32 port = md.in_port;
+  int rc = handle_tx(ctx, &md);
+  if (rc != RX_OK) return rc;
+  struct pcn_hop *next = bpf_map_lookup_elem(&pcn_egress_next, &port);
+  return pcn_follow_hop(ctx, next, md.traffic_class);
+}
+#endif
 #endif
 #endif /* PCN_NO_SERVICE */

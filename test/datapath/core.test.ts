@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { hooks, injectorDevice, stillLoaded } from "../lib/bpftool.ts";
 import { Daemon } from "../lib/daemon.ts";
+import { hooksOn, okRequester } from "../lib/datapath.ts";
 import { Topology, sh, type Host } from "../lib/netns.ts";
 
 const topo = new Topology("tdc");
@@ -13,16 +14,8 @@ let h1: Host;
 let h2: Host;
 let h3: Host;
 
-/** Interfaces among `devs` with a program attached (TC or XDP). */
-function hooksOn(devs: string[]): string[] {
-  return hooks(devs).map((h) => h.devname);
-}
 
-async function ok(method: string, path: string, body?: unknown): Promise<any> {
-  const r = await daemon.request(method, path, body);
-  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
-  return r.text ? r.json() : undefined;
-}
+const ok = okRequester(daemon);
 
 beforeAll(async () => {
   h1 = topo.host(1, "10.203.0.1/24");

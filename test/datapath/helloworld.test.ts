@@ -41,6 +41,9 @@ describe("helloworld between two hosts", () => {
         // The datapath's own lines, in the original's format.
         expect(log).toMatch(new RegExp(`\\[Helloworld\\] \\[${cube}\\] \\[debug\\] \\[INGRESS\\] Receiving packet from port 0`));
         expect(log).toMatch(new RegExp(`\\[Helloworld\\] \\[${cube}\\] \\[debug\\] Forwarding packet`));
+        // The egress program sees the packet leave, after the ingress program forwarded it.
+        const egress = log.indexOf(`[${cube}] [debug] [EGRESS] Packet ongoing on port 1`);
+        expect(egress).toBeGreaterThan(log.indexOf(`[${cube}] [debug] [INGRESS] Receiving packet from port 0`));
 
         expect((await daemon.cli([cube, "set", "action=drop"])).code).toBe(0);
         expect(await ok("GET", `/helloworld/${cube}/action/`)).toBe("DROP");

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Daemon } from "../lib/daemon.ts";
+import { okRequester } from "../lib/datapath.ts";
 import { Topology, type Host } from "../lib/netns.ts";
 
 const topo = new Topology("tper");
@@ -13,11 +14,7 @@ const opts = ["--cubes-dump-enable", "--cubes-dump-file", dump];
 let h1: Host;
 let h2: Host;
 
-async function ok(method: string, path: string, body?: unknown): Promise<any> {
-  const r = await daemon.request(method, path, body);
-  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
-  return r.text ? r.json() : undefined;
-}
+const ok = okRequester(daemon);
 
 beforeAll(async () => {
   h1 = topo.host(1, "10.204.0.1/24");

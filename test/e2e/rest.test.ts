@@ -3,6 +3,7 @@
 // Each refused write must leave the configuration and the datapath as they were.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Daemon } from "../lib/daemon.ts";
+import { okRequester } from "../lib/datapath.ts";
 import { Topology, type Host } from "../lib/netns.ts";
 
 const topo = new Topology("trst");
@@ -15,11 +16,7 @@ async function raw(method: string, path: string, body?: string, headers: Record<
   return { status: r.status, text: await r.text(), location: r.headers.get("location") };
 }
 
-async function ok(method: string, path: string, body?: unknown): Promise<any> {
-  const r = await daemon.request(method, path, body);
-  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
-  return r.text ? r.json() : undefined;
-}
+const ok = okRequester(daemon);
 
 /** The configuration part of a GET, for before/after comparisons. */
 async function config(cube: string): Promise<unknown> {

@@ -1,12 +1,11 @@
 // Helpers for datapath tests through the real daemon: which interfaces carry programs, REST
 // calls that must succeed, and the daemon log written since a mark.
 import type { Daemon } from "./daemon.ts";
-import { sh } from "./netns.ts";
+import { hooks } from "./bpftool.ts";
 
 /** Interfaces among `devs` that carry a TC or XDP program, once per program. */
 export function hooksOn(devs: string[]): string[] {
-  const net = JSON.parse(sh("bpftool -j net show"))[0] as { xdp: Array<{ devname: string }>; tc: Array<{ devname: string }> };
-  return [...net.xdp, ...net.tc].map((h) => h.devname).filter((d) => devs.includes(d));
+  return hooks(devs).map((h) => h.devname);
 }
 
 /** A request that must succeed (status < 300); returns the parsed body, if any. */

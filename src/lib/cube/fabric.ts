@@ -332,8 +332,14 @@ export class Fabric {
     return this.ingressEntry(other, op);
   }
 
-  /** Where a packet leaving port P of C goes first. */
+  /** Where a packet leaving port P of C goes first: the cube's egress program, if it has one. */
   private outHop(c: FabricCube, p: FabricPort): Hop {
+    if (c.program.hasEgress) return this.entry(c, "pcn_egress", p.id);
+    return this.beyondPort(c, p);
+  }
+
+  /** What follows port P of C on the way out: its transparent cubes, then its peer. */
+  private beyondPort(c: FabricCube, p: FabricPort): Hop {
     return p.tcubes.length ? this.tEgress(p.tcubes[0]!) : this.peerTarget(c, p);
   }
 
@@ -362,7 +368,11 @@ export class Fabric {
   /** Recomputes every hop and netdev hook from the model; writes only what changed. */
   async relink(): Promise<void> {
     for (const c of this.cubes.values()) {
-      if (c.kind === "standard") for (const p of c.ports.values()) c.program.setHop(p.id, this.outHop(c, p));
+      if (c.kind === "standard")
+        for (const p of c.ports.values()) {
+          if (c.program.hasEgress) c.program.setEgressNext(p.id, this.beyondPort(c, p));
+          c.program.setHop(p.id, this.outHop(c, p));
+        }
       else {
         const [i, e] = c.parent ? this.transparentHops(c) : [DROP, DROP];
         c.program.setHop(INGRESS, i);

@@ -15,6 +15,8 @@ export class CubeProgram {
   private obj?: BpfObject;
   /** Hops written so far, by key, so that a reload re-writes them. */
   private readonly hops = new Map<number, Hop>();
+  /** Standard cubes with an egress program: what lies beyond each port. */
+  private readonly egressHops = new Map<number, Hop>();
   private logLevel: LogLevel = "INFO";
 
   constructor(
@@ -36,18 +38,40 @@ export class CubeProgram {
     const next = await this.runtime.load(name, this.flavour, { ...globals, pcn_cube_id: this.cubeId }, keep);
     const previous = this.obj;
     this.obj = next;
+    let newSlot: number | undefined;
     try {
+      // A standard cube's egress program is optional: its slot is taken when it first appears.
+      if (next.hasMap("pcn_egress_next") && this.slots.pcn_egress === undefined) {
+        newSlot = this.runtime.takeSlot(this.flavour);
+        this.slots.pcn_egress = newSlot;
+      }
       if (!previous) {
         this.writeLogLevel();
         for (const [k, h] of this.hops) this.peers().update(u32Bytes(k), encodeHop(h));
+        for (const [k, h] of this.egressHops) next.map("pcn_egress_next").update(u32Bytes(k), encodeHop(h));
       }
       for (const [entry, slot] of Object.entries(this.slots)) this.runtime.nodes[this.flavour].setProgram(slot, next.program(entry).fd);
     } catch (e) {
       this.obj = previous;
+      if (newSlot !== undefined) {
+        delete this.slots.pcn_egress;
+        this.runtime.releaseSlot(this.flavour, newSlot);
+      }
       next.close();
       throw e;
     }
     previous?.close();
+  }
+
+  /** True when the loaded datapath has a standard cube's egress program. */
+  get hasEgress(): boolean {
+    return this.slots.pcn_egress !== undefined && !!this.obj?.hasMap("pcn_egress_next");
+  }
+
+  /** Standard cubes with an egress program: where a packet goes after it, per port. */
+  setEgressNext(port: number, hop: Hop): void {
+    this.egressHops.set(port, hop);
+    if (this.obj?.hasMap("pcn_egress_next")) this.obj.map("pcn_egress_next").update(u32Bytes(port), encodeHop(hop));
   }
 
   private peers(): BpfMap {

@@ -1,6 +1,8 @@
 // helloworld datapath: a cube of at most two ports that does one thing with every packet, as
 // the control plane sets it in `config`: drop it, forward it out of the other port, or hand
-// it to the slow path (which logs it and sends it out of the other port itself).
+// it to the slow path (which logs it and sends it out of the other port itself). Its egress
+// program only logs, as the original's does.
+#define PCN_STANDARD_EGRESS
 #include <polycube.h>
 
 #define ACTION_DROP 0
@@ -54,4 +56,9 @@ static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {
     pcn_log(ctx, LOG_DEBUG, "Dropping packet");
     return pcn_pkt_drop(ctx, md);
   }
+}
+
+static __always_inline int handle_tx(CTXTYPE *ctx, struct pkt_metadata *md) {
+  pcn_log(ctx, LOG_DEBUG, "[EGRESS] Packet ongoing on port %d", md->in_port);
+  return RX_OK;
 }
