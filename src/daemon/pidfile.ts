@@ -3,19 +3,11 @@
 // exclusively and treat an existing one as stale only when its process is gone.
 import { mkdirSync, openSync, readFileSync, closeSync, writeSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
+import { processAlive } from "../lib/process-alive.ts";
 
 export class AlreadyRunningError extends Error {
   constructor(readonly pid: number) {
     super(`There is another polycube instance running with pid ${pid}`);
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
@@ -37,7 +29,7 @@ export function acquirePidFile(path: string): () => void {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
       const pid = Number.parseInt(readFileSync(path, "utf8").trim(), 10);
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) throw new AlreadyRunningError(pid);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) throw new AlreadyRunningError(pid);
       unlinkSync(path); // stale: its process is gone
     }
   }

@@ -2,7 +2,8 @@
 // Users see the same REST paths and CLI commands as for a local service.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
-import { Daemon, polycube } from "../lib/daemon.ts";
+import { Daemon } from "../lib/daemon.ts";
+import { startRemoteService } from "../lib/remote-service.ts";
 import { Topology } from "../lib/netns.ts";
 
 const topo = new Topology("trem");
@@ -13,20 +14,7 @@ let h1: ReturnType<Topology["host"]>;
 let h2: ReturnType<Topology["host"]>;
 
 async function startService(): Promise<void> {
-  service = Bun.spawn([...polycube(), "service", "simplebridge", "--listen", `127.0.0.1:${servicePort}`], {
-    stdout: "pipe", stderr: "pipe", stdin: "ignore",
-  });
-  // Ready when it prints that it serves.
-  const reader = (service.stdout as ReadableStream<Uint8Array>).getReader();
-  let seen = "";
-  const deadline = Date.now() + 15000;
-  while (!seen.includes("serving service simplebridge") && Date.now() < deadline) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    seen += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  if (!seen.includes("serving service simplebridge")) throw new Error(`remote service did not start: ${seen}`);
+  service = await startRemoteService("simplebridge", `127.0.0.1:${servicePort}`);
 }
 
 async function killService(): Promise<void> {

@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
 import { join } from "node:path";
-import { Daemon, polycube } from "../lib/daemon.ts";
+import { Daemon } from "../lib/daemon.ts";
+import { startRemoteService } from "../lib/remote-service.ts";
 import { Topology, sh, type Host } from "../lib/netns.ts";
 
 const topo = new Topology("ttls");
@@ -29,22 +30,9 @@ function makePki(): void {
 }
 
 async function startService(port = servicePort, identity = "service"): Promise<Subprocess> {
-  const proc = Bun.spawn(
-    [...polycube(), "service", "simplebridge", "--listen", `127.0.0.1:${port}`,
-      "--cert", join(pki, `${identity}.crt`), "--key", join(pki, `${identity}.key`), "--cacert", join(pki, "ca.crt")],
-    { stdout: "pipe", stderr: "pipe", stdin: "ignore" },
-  );
+  const proc = await startRemoteService("simplebridge", `127.0.0.1:${port}`,
+    ["--cert", join(pki, `${identity}.crt`), "--key", join(pki, `${identity}.key`), "--cacert", join(pki, "ca.crt")]);
   services.push(proc);
-  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
-  let seen = "";
-  const deadline = Date.now() + 15000;
-  while (!seen.includes("serving service simplebridge") && Date.now() < deadline) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    seen += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  if (!seen.includes("serving service simplebridge")) throw new Error(`remote service did not start: ${seen}`);
   return proc;
 }
 

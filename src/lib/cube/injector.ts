@@ -7,6 +7,7 @@ import { attachTc, attachXdp, ifindex, PacketSocket, type BpfObject, type TcAtta
 import { encodeHop, HopKind, type Flavour, type Hop } from "./hops.ts";
 import type { DatapathRuntime } from "./runtime.ts";
 import { netdevNames } from "./netdevs.ts";
+import { processAlive } from "../process-alive.ts";
 
 // Named after the daemon's pid: daemons in other network namespaces (or a test's second
 // daemon) must not take each other's pair away.
@@ -31,20 +32,11 @@ export function isInjectorDevice(name: string): boolean {
   return /^pcn_(cp|tx)_\d+$/.test(name);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** Pairs left by daemons that were killed. */
 function removeOrphanPairs(): void {
   for (const dev of netdevNames()) {
     const m = /^pcn_tx_(\d+)$/.exec(dev);
-    if (m && (Number(m[1]) === process.pid || !alive(Number(m[1])))) ip(["link", "del", dev], true);
+    if (m && (Number(m[1]) === process.pid || !processAlive(Number(m[1])))) ip(["link", "del", dev], true);
   }
 }
 
