@@ -83,6 +83,13 @@ describe("learning", () => {
         const after = await entries("br0");
         expect(after).toEqual([expect.objectContaining({ mac: "02:00:00:00:00:99", type: "static", port: "p3", vlan: 1 })]);
         expect(topo.ping(h2, h1.ip, 2)).toBe(true);
+        // Static entries steer traffic: h2's address pinned to the wrong port cuts h2 off...
+        await ok("POST", `/bridge/br0/fdb/entry/1/${h2.mac}/`, { port: "p3" });
+        expect(topo.ping(h1, h2.ip, 1)).toBe(false);
+        // ...and to the right one (in another VLAN it would not matter) brings it back.
+        await ok("PATCH", `/bridge/br0/fdb/entry/1/${h2.mac}/port/`, "p2");
+        expect(topo.ping(h1, h2.ip, 2)).toBe(true);
+        expect((await entries("br0")).find((e) => e.mac === h2.mac)).toMatchObject({ type: "static", port: "p2" });
         // A static entry towards a port that does not exist is refused.
         const bad = await daemon.request("POST", "/bridge/br0/fdb/entry/1/02:00:00:00:00:98/", { port: "nope" });
         expect(bad.status).toBe(400);
@@ -302,5 +309,51 @@ describe("spanning tree", () => {
         await deleteCubes(names);
       }
     }, 90000);
+  }
+
+  for (const type of ["TC", "XDP_SKB"]) {
+    test(`${type}: one tree per VLAN: two trunks between two bridges, each VLAN blocks a different one`, async () => {
+      const [h1, h2, h3, h4] = hosts as [Host, Host, Host, Host];
+      const timers = { "hello-time": 1, "forward-delay": 2, "max-message-age": 4 };
+      // VLAN 10's root is va, VLAN 20's is vb; t1 is expensive in VLAN 20, t2 in VLAN 10.
+      const trunk = (name: string, peer: string, expensiveIn: number) => ({
+        name, peer, mode: "trunk", trunk: { allowed: [{ vlanid: 10 }, { vlanid: 20 }], "native-vlan-enabled": false },
+        stp: [{ vlan: expensiveIn, "path-cost": 100 }],
+      });
+      const cube = (name: string, other: string, p10: Host, p20: Host, root10: boolean) => ({
+        type,
+        "stp-enabled": true,
+        stp: [{ vlan: 10, priority: root10 ? 4096 : 32768, ...timers }, { vlan: 20, priority: root10 ? 32768 : 4096, ...timers }],
+        ports: [
+          { name: "p10", peer: p10.outer, access: { vlanid: 10 } },
+          { name: "p20", peer: p20.outer, access: { vlanid: 20 } },
+          trunk("t1", `${other}:t1`, 20),
+          trunk("t2", `${other}:t2`, 10),
+        ],
+      });
+      try {
+        await ok("POST", "/bridge/va/", cube("va", "vb", h1, h2, true));
+        await ok("POST", "/bridge/vb/", cube("vb", "va", h3, h4, false));
+        const state = async (c: string, port: string, vlan: number) => String(await ok("GET", `/bridge/${c}/ports/${port}/stp/${vlan}/state/`));
+        await until("both trees to converge", async () => {
+          const all = await Promise.all(["t1", "t2"].flatMap((p) => ["va", "vb"].flatMap((c) => [10, 20].map((v) => state(c, p, v)))));
+          return all.every((s) => s === "forwarding" || s === "blocking");
+        }, 20000);
+        // VLAN 10: root va; vb's t2 costs 100 in VLAN 10, so vb's root port is t1 and t2 blocks.
+        expect(await state("vb", "t2", 10)).toBe("blocking");
+        expect(await state("vb", "t1", 10)).toBe("forwarding");
+        // VLAN 20: root vb; va's t1 costs 100 in VLAN 20, so va's t1 blocks.
+        expect(await state("va", "t1", 20)).toBe("blocking");
+        expect(await state("va", "t2", 20)).toBe("forwarding");
+        expect(topo.ping(h1, h3.ip, 3)).toBe(true);
+        expect(topo.ping(h2, h4.ip, 3)).toBe(true);
+        expect(topo.ping(h1, h4.ip, 1)).toBe(false);
+        // Each VLAN's traffic took its own trunk.
+        expect((await entries("vb")).find((e) => e.mac === h1.mac)).toMatchObject({ vlan: 10, port: "t1" });
+        expect((await entries("va")).find((e) => e.mac === h4.mac)).toMatchObject({ vlan: 20, port: "t2" });
+      } finally {
+        await deleteCubes(["va", "vb"]);
+      }
+    }, 60000);
   }
 });

@@ -6,6 +6,9 @@
 // VLAN the port does not carry is dropped. port_vlan holds, per (port, VLAN), the spanning-tree
 // state and whether the VLAN leaves that port tagged; the control plane keeps it in sync.
 //
+// In XDP_SKB mode a tag must be in the frame to be seen: a device that hands the kernel its
+// tag beside the frame (VLAN offload) makes tagged frames look untagged to generic XDP.
+//
 // Learning and forwarding follow the port's state in that VLAN: LEARNING learns only,
 // FORWARDING learns and forwards; data never leaves through a port that is not FORWARDING.
 // BPDUs (01:80:c2:00:00:00) go to the slow path when spanning tree is on, whatever the state.
