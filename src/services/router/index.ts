@@ -136,11 +136,18 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
   const onLookupMiss = async (inPort: RouterPort, frame: Uint8Array) => {
     const ip = parseIpv4(frame);
     if (!ip) return;
+    // The slow path gets at most PCN_MAX_PKT bytes: a truncated packet still triggers the ARP
+    // request, but is not queued (re-injecting it would send a damaged packet on).
+    const whole = frame.length >= ip.offset + ip.totalLength;
     const route = model.routes.lookup(ip.dst);
     if (!route) return icmpError(inPort, frame, ICMP_DEST_UNREACH, ICMP_NET_UNREACH);
     const nexthop = route.nexthop === LOCAL ? ip.dst : route.nexthop;
     const out = model.ports.get(route.interface);
     if (!out) return;
+    if (!whole) {
+      if (!arp.pendingCount(nexthop)) await resolve(nexthop, out);
+      return;
+    }
     if (arp.enqueue(nexthop, out.name, { frame: frame.slice(), inPort: inPort.id })) await resolve(nexthop, out);
   };
 
@@ -164,7 +171,8 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
     state() {
       const ports: Json[] = [...model.ports.values()].map((p) => ({ name: p.name, mac: p.mac }));
       const route: Json[] = model.routes.all().map((r) => ({ network: r.network, nexthop: r.nexthop, interface: r.interface, pathcost: r.pathcost }));
-      const arpTable: Json[] = arp.all().map((e) => ({ address: e.ip, mac: e.mac, interface: e.interface }));
+      // Static entries keep the key they were configured with ("10.0.0.7" or "10.0.0.7/32").
+      const arpTable: Json[] = arp.all().map((e) => ({ address: (e.static && model.staticArp.get(e.ip)?.address) || e.ip, mac: e.mac, interface: e.interface }));
       return { ports, route, "arp-table": arpTable };
     },
     async packetIn(pkt: PacketIn) {

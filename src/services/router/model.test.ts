@@ -1,9 +1,10 @@
 import { describe, expect, test } from "bun:test";
+import type { JsonObject } from "../../lib/sdk/types.ts";
 import { ArpTable } from "./arp.ts";
 import { addressFacing, buildModel, portOfAddress, pruneLearned } from "./model.ts";
 
 const ids = new Map([["p1", 1], ["p2", 2]]);
-const base = {
+const base: { ports: JsonObject[] } = {
   ports: [
     { name: "p1", ip: "10.0.1.1/24", secondaryip: [{ ip: "10.0.11.1/24" }] },
     { name: "p2", ip: "10.0.2.1/24", mac: "02:AA:00:00:00:02" },
@@ -28,11 +29,20 @@ describe("router model", () => {
   test("static routes and ARP entries are checked against the ports", () => {
     const m = buildModel({ ...base, route: [{ network: "0.0.0.0/0", nexthop: "10.0.2.254", pathcost: 1 }], "arp-table": [{ address: "10.0.2.254", mac: "02:00:00:00:00:FE", interface: "p2" }] }, ids, new Map());
     expect(m.routes.lookup("8.8.8.8")).toMatchObject({ interface: "p2", nexthop: "10.0.2.254" });
-    expect(m.staticArp.get("10.0.2.254")).toEqual({ mac: "02:00:00:00:00:fe", interface: "p2" });
+    expect(m.staticArp.get("10.0.2.254")).toEqual({ mac: "02:00:00:00:00:fe", interface: "p2", address: "10.0.2.254" });
     expect(() => buildModel({ ...base, route: [{ network: "0.0.0.0/0", nexthop: "192.168.0.1" }] }, ids, new Map())).toThrow(/route 0.0.0.0\/0 via 192.168.0.1: nexthop 192.168.0.1 is not reachable/);
     expect(() => buildModel({ ...base, "arp-table": [{ address: "10.0.2.9", mac: "02:00:00:00:00:09", interface: "p7" }] }, ids, new Map())).toThrow(/interface 'p7'/);
   });
+  test("a refused configuration keeps the random MACs of the ports", () => {
+    const macs = new Map<string, string>();
+    const mac2 = buildModel(base, ids, macs).ports.get("p1")!.mac;
+    // removing p1 would strand this route: refused, and p1 keeps its MAC
+    expect(() => buildModel({ ports: [base.ports[1]!], route: [{ network: "10.9.0.0/16", nexthop: "10.0.1.9" }] }, ids, macs)).toThrow(/not reachable/);
+    expect(buildModel(base, ids, macs).ports.get("p1")!.mac).toBe(mac2);
+  });
   test("bad addresses are refused", () => {
+    expect(() => buildModel({ ...base, route: [{ network: "10.9.0.1/16", nexthop: "10.0.1.9" }] }, ids, new Map())).toThrow(/host bits/);
+    expect(() => buildModel({ ...base, route: [{ network: "10.9.0.0/16", nexthop: "10.0.1.9", interface: "p5" }] }, ids, new Map())).toThrow(/interface 'p5'/);
     expect(() => buildModel({ ports: [{ name: "p1", ip: "10.0.1.0/24" }] }, ids, new Map())).toThrow(/network address/);
     expect(() => buildModel({ ports: [{ name: "p1", ip: "10.0.1.1/24" }, { name: "p2", ip: "10.0.1.1/16" }] }, ids, new Map())).toThrow(/already used by port p1/);
   });

@@ -3,7 +3,7 @@
 // from each validated configuration, so that a refused change leaves nothing half-applied.
 import { ServiceError, type JsonObject } from "../../lib/sdk/types.ts";
 import { ArpTable } from "./arp.ts";
-import { ipToNumber, macToBytes, parsePrefix, prefixMask, randomMac, bytesToMac, type Prefix } from "./packets.ts";
+import { bytesToMac, ipToNumber, macToBytes, numberToIp, parsePrefix, prefixMask, randomMac, type Prefix } from "./packets.ts";
 import { RouteError, RouteTable } from "./routes.ts";
 
 export interface RouterPort {
@@ -17,8 +17,8 @@ export interface RouterPort {
 export interface RouterModel {
   ports: Map<string, RouterPort>;
   routes: RouteTable;
-  /** address -> { mac, interface } */
-  staticArp: Map<string, { mac: string; interface: string }>;
+  /** IPv4 address -> { mac, interface, the key as configured ("10.0.0.7" or "10.0.0.7/32") } */
+  staticArp: Map<string, { mac: string; interface: string; address: string }>;
 }
 
 interface PortConfig {
@@ -47,12 +47,14 @@ function bad(msg: string, field?: string): ServiceError {
 
 /**
  * Builds the router's tables from its configuration. `portIds` are the cube's port ids by name;
- * `macs` remembers the random MACs given to ports without one, so they stay stable.
+ * `macs` remembers the random MACs given to ports without one, so they stay stable; it is
+ * updated only when the configuration is accepted (a refused change must not renew them).
  */
 export function buildModel(cfg: JsonObject, portIds: Map<string, number>, macs: Map<string, string>): RouterModel {
   const ports = new Map<string, RouterPort>();
   const routes = new RouteTable();
   const owners = new Map<number, string>();
+  const portMacs = new Map<string, string>();
   for (const p of (cfg.ports ?? []) as unknown as PortConfig[]) {
     const id = portIds.get(p.name);
     if (id === undefined) continue;
@@ -66,7 +68,7 @@ export function buildModel(cfg: JsonObject, portIds: Map<string, number>, macs: 
     } else {
       mac = macs.get(p.name) ?? randomMac();
     }
-    macs.set(p.name, mac);
+    portMacs.set(p.name, mac);
     const addresses = [p.ip, ...(p.secondaryip ?? []).map((s) => s.ip)].filter((a): a is string => !!a);
     for (const a of addresses) {
       let pre: Prefix;
@@ -83,9 +85,19 @@ export function buildModel(cfg: JsonObject, portIds: Map<string, number>, macs: 
     }
     ports.set(p.name, { name: p.name, id, mac, addresses });
   }
-  for (const name of [...macs.keys()]) if (!ports.has(name)) macs.delete(name);
 
   for (const r of (cfg.route ?? []) as unknown as RouteConfig[]) {
+    const where = `route ${r.network} via ${r.nexthop}`;
+    let net: Prefix;
+    try {
+      net = parsePrefix(r.network);
+    } catch {
+      throw bad(`${where}: '${r.network}' is not an IPv4 network`, "network");
+    }
+    // A network written with host bits would name the same route as its canonical form.
+    if (net.addr !== net.network) throw bad(`${where}: ${r.network} has host bits set (the network is ${numberToIp(net.network)}/${net.len})`, "network");
+    if (r.interface !== undefined && r.interface !== "" && !ports.has(r.interface))
+      throw bad(`${where}: interface '${r.interface}' is not a port of this router`, "interface");
     try {
       routes.addStatic(r.network, r.nexthop, r.pathcost ?? 1, r.interface);
     } catch (e) {
@@ -94,17 +106,26 @@ export function buildModel(cfg: JsonObject, portIds: Map<string, number>, macs: 
     }
   }
 
-  const staticArp = new Map<string, { mac: string; interface: string }>();
+  const staticArp = new Map<string, { mac: string; interface: string; address: string }>();
   for (const a of (cfg["arp-table"] ?? []) as unknown as ArpConfig[]) {
-    const ip = a.address.replace(/\/32$/, "");
+    let ip: string;
     try {
-      ipToNumber(ip);
+      ip = numberToIp(ipToNumber(a.address.replace(/\/32$/, "")));
     } catch {
       throw bad(`arp-table: '${a.address}' is not an IPv4 host address`, "address");
     }
     if (!ports.has(a.interface)) throw bad(`arp-table ${a.address}: interface '${a.interface}' is not a port of this router`, "interface");
-    staticArp.set(ip, { mac: a.mac.toLowerCase(), interface: a.interface });
+    if (staticArp.has(ip)) throw new ServiceError(`arp-table: ${ip} has two entries (${staticArp.get(ip)!.address} and ${a.address})`, 409, "data-exists", "address");
+    let mac: string;
+    try {
+      mac = bytesToMac(macToBytes(a.mac));
+    } catch {
+      throw bad(`arp-table ${a.address}: invalid mac '${a.mac}'`, "mac");
+    }
+    staticArp.set(ip, { mac, interface: a.interface, address: a.address });
   }
+  macs.clear();
+  for (const [name, mac] of portMacs) macs.set(name, mac);
   return { ports, routes, staticArp };
 }
 

@@ -116,6 +116,17 @@ describe("router slow path", () => {
     await cube.destroy!();
   });
 
+  test("a packet that reached the slow path truncated triggers the ARP request but is not queued", async () => {
+    const { cube, sent } = await setup();
+    const cut = ping("10.0.1.2", "10.0.2.2", P1).slice(0, 40);
+    await cube.packetIn!(pin(1, REASON_ARP_LOOKUP_MISS, cut));
+    expect(sent.length).toBe(1);
+    expect(parseArp(sent[0]!.frame)).toMatchObject({ op: ARP_REQUEST, targetIp: "10.0.2.2" });
+    await cube.packetIn!(pin(2, REASON_ARP, buildArp(P2, { op: ARP_REPLY, senderMac: H2, senderIp: "10.0.2.2", targetMac: P2, targetIp: "10.0.2.1" })));
+    expect(sent.length).toBe(1);
+    await cube.destroy!();
+  });
+
   test("the datapath gets ports, addresses, connected routes; bad routes are refused and change nothing", async () => {
     const { cube, maps } = await setup();
     expect(maps.get("router_port")!.data.size).toBe(2);
