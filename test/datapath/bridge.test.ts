@@ -357,3 +357,34 @@ describe("spanning tree", () => {
     }, 60000);
   }
 });
+
+describe("polycubectl", () => {
+  test("the original's commands: active spanning-tree instances are set without being added", async () => {
+    const [h1] = hosts as [Host];
+    const cli = async (...words: string[]) => {
+      const r = await daemon.cli(words);
+      if (r.code !== 0) throw new Error(`polycubectl ${words.join(" ")}: ${r.out}${r.err}`);
+      return r.out.trim();
+    };
+    try {
+      await cli("bridge", "add", "brc", "stp-enabled=true");
+      await cli("brc", "ports", "add", "p1", `peer=${h1.outer}`);
+      await cli("brc", "ports", "add", "p2", "mode=trunk");
+      await cli("brc", "ports", "p2", "trunk", "allowed", "add", "10");
+      // VLAN 1 is active on every access port by default, VLAN 10 on the trunk.
+      await cli("brc", "stp", "1", "set", "priority=28672");
+      await cli("brc", "stp", "10", "set", "priority=1");
+      await cli("brc", "ports", "p1", "stp", "1", "set", "port-priority=64");
+      expect(await cli("brc", "stp", "1", "show", "priority")).toBe("28672");
+      expect(await cli("brc", "ports", "p1", "stp", "1", "show", "port-priority")).toBe("64");
+      expect(["listening", "learning", "forwarding"]).toContain(await cli("brc", "ports", "p1", "stp", "1", "show", "state"));
+      expect(await cli("brc", "ports", "p2", "stp", "10", "show", "state")).toBe("disabled");
+      const instances = (await rows<{ vlan: number; priority: number }>("/bridge/brc/stp/")).map((s) => [s.vlan, s.priority]);
+      expect(instances).toEqual([[1, 28672], [10, 1]]);
+      // An instance no port uses is not there to set.
+      expect((await daemon.cli(["brc", "stp", "30", "set", "priority=1"])).code).not.toBe(0);
+    } finally {
+      await deleteCubes(["brc"]);
+    }
+  }, 30000);
+});

@@ -228,11 +228,35 @@ export class ServiceApi {
     })();
   }
 
+  /**
+   * List entries above the target that the service keeps by itself (the bridge's active
+   * spanning-tree instances, as in the original) are written like configured ones: they join
+   * the configuration with their keys and defaults.
+   */
+  private async adoptLiveEntries(t: Target, next: JsonObject): Promise<void> {
+    let live: JsonObject | undefined;
+    let node: SchemaNode | undefined = t.schema.root;
+    for (let i = 0; i < t.steps.length - 1; i++) {
+      node = node && findDataChild(node, t.steps[i]!.node);
+      if (!node || !t.steps[i]!.keys) continue;
+      const path = t.steps.slice(0, i + 1);
+      if (getAt(t.schema.root, next, path) !== undefined) continue;
+      live ??= await this.core.readCube(t.cube!);
+      const e = getAt(t.schema.root, live, path);
+      if (!isObject(e)) return;
+      const entry: JsonObject = {};
+      for (const k of node.keys ?? []) entry[k] = (e as JsonObject)[k]!;
+      applyDefaults(entryNode(node), entry);
+      if (!setAt(t.schema.root, next, path, entry)) return;
+    }
+  }
+
   private write(t: Target, method: string, body: unknown): Promise<Response> {
     return this.lock.run(async () => {
       const stored = this.stored(t);
       const next = structuredClone(stored);
-      const existing = getAt(t.schema.root, stored, t.steps);
+      if (method !== "DELETE") await this.adoptLiveEntries(t, next);
+      const existing = getAt(t.schema.root, next, t.steps);
       const f = field(t);
       const op: Operation = method === "POST" ? "create" : method === "PUT" ? "replace" : "update";
       const norm = (node: SchemaNode, value: unknown, before: Json | undefined): Json => {
