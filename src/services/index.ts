@@ -1,10 +1,11 @@
 // The services built into the daemon. Adding a service: its folder, and one line here.
 import type { ServiceModule } from "../lib/sdk/types.ts";
 import bridge from "./bridge/index.ts";
+import ddosmitigator from "./ddosmitigator/index.ts";
 import helloworld from "./helloworld/index.ts";
 import router from "./router/index.ts";
 import simplebridge from "./simplebridge/index.ts";
 import simpleforwarder from "./simpleforwarder/index.ts";
 import transparenthelloworld from "./transparenthelloworld/index.ts";
 
-export const builtinServices: ServiceModule[] = [simplebridge, simpleforwarder, router, helloworld, transparenthelloworld, bridge];
+export const builtinServices: ServiceModule[] = [simplebridge, simpleforwarder, router, helloworld, transparenthelloworld, bridge, ddosmitigator];
