@@ -10,6 +10,8 @@ import { Topology, sh, type Host } from "../lib/netns.ts";
 const topo = new Topology("tbr");
 const daemon = new Daemon();
 const hosts: Host[] = [];
+/** Devices a test makes outside the Topology helper (a Linux bridge), removed in afterAll too. */
+const extraLinks: string[] = [];
 
 async function ok(method: string, path: string, body?: unknown): Promise<any> {
   const r = await daemon.request(method, path, body);
@@ -60,6 +62,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await daemon.stop();
+  for (const l of extraLinks) sh(`ip link del ${l}`, { allowFail: true });
   topo.cleanup();
   daemon.cleanup();
 });
@@ -355,6 +358,54 @@ describe("spanning tree", () => {
         await deleteCubes(["va", "vb"]);
       }
     }, 60000);
+  }
+});
+
+describe("spanning tree with a Linux bridge", () => {
+  for (const type of ["TC", "XDP_SKB"]) {
+    test(`${type}: two bridge cubes and a Linux bridge (kernel 802.1D) agree on one tree`, async () => {
+      const [h1, h2, h3] = hosts as [Host, Host, Host];
+      const [l13a, l13b] = topo.pair(`${type[0]}13a`, `${type[0]}13b`);
+      const [l23a, l23b] = topo.pair(`${type[0]}23a`, `${type[0]}23b`);
+      const lb = `tbr${topo.id}lb${type === "TC" ? "t" : "x"}`;
+      extraLinks.push(lb);
+      const brport = (dev: string) => ["disabled", "listening", "learning", "forwarding", "blocking"][Number(sh(`cat /sys/class/net/${dev}/brport/state`).trim())];
+      const timers = { "hello-time": 1, "forward-delay": 2, "max-message-age": 6 };
+      try {
+        sh(`ip link add ${lb} type bridge stp_state 1 forward_delay 200 hello_time 100 max_age 600 && ip link set ${lb} up`);
+        for (const d of [l13b, l23b, h3.outer]) sh(`ip link set ${d} master ${lb}`);
+        // The Linux bridge finds its direct link to the root expensive: it goes through lp2.
+        sh(`bridge link set dev ${l13b} cost 100`);
+        await ok("POST", "/bridge/lp1/", { type, "stp-enabled": true, stp: [{ vlan: 1, priority: 24576, ...timers }], ports: [{ name: "host", peer: h1.outer }, { name: "to2", peer: "lp2:to1" }, { name: "to3", peer: l13a }] });
+        await ok("POST", "/bridge/lp2/", { type, "stp-enabled": true, stp: [{ vlan: 1, priority: 28672, ...timers }], ports: [{ name: "host", peer: h2.outer }, { name: "to1", peer: "lp1:to2" }, { name: "to3", peer: l23a }] });
+        const cubeStates = async () => {
+          const out: string[] = [];
+          for (const c of ["lp1", "lp2"]) for (const p of ["host", "to2", "to1", "to3"]) {
+            const r = await daemon.request("GET", `/bridge/${c}/ports/${p}/stp/1/state/`);
+            if (r.status === 200) out.push(`${c}:${p}=${r.json()}`);
+          }
+          return out;
+        };
+        const settled = (states: string[]) => states.every((s) => /=(forwarding|blocking)$/.test(s));
+        // The Linux bridge took the cubes' BPDUs: its expensive port blocks, everything else forwards.
+        await until("the Linux bridge to block its port to lp1", async () => brport(l13b) === "blocking" && brport(l23b) === "forwarding" && settled(await cubeStates()), 25000);
+        expect((await cubeStates()).filter((s) => !s.endsWith("=forwarding"))).toEqual([]);
+        expect(topo.ping(h1, h3.ip, 2)).toBe(true);
+        expect(topo.ping(h2, h3.ip, 2)).toBe(true);
+        expect(topo.ping(h1, h2.ip, 2)).toBe(true);
+        // Made cheap again, the Linux bridge offers a better path on the lp2 link: the cube's port blocks.
+        sh(`bridge link set dev ${l13b} cost 2`);
+        await until("lp2's port to the Linux bridge to block", async () => {
+          const s = await cubeStates();
+          return brport(l13b) === "forwarding" && settled(s) && s.filter((x) => x.endsWith("=blocking")).join() === "lp2:to3=blocking";
+        }, 25000);
+        expect(topo.ping(h2, h3.ip, 2)).toBe(true);
+        expect(topo.ping(h1, h3.ip, 2)).toBe(true);
+      } finally {
+        await deleteCubes(["lp1", "lp2"]);
+        sh(`ip link del ${lb}`, { allowFail: true });
+      }
+    }, 90000);
   }
 });
 
