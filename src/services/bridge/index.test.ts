@@ -98,6 +98,21 @@ describe("configuration to maps", () => {
   });
 });
 
+describe("spanning tree on and off", () => {
+  test("ports wait in listening while it starts, and forward at once when it stops", async () => {
+    const { control, maps } = await cube({ ...config, "stp-enabled": true });
+    const state = async (port: number, vlan: number) => pvVal.decode((await maps.get("port_vlan")!.get(pvKey.encode({ port, vlan })))!).state;
+    expect(await state(0, 10)).toBe(PortState.LISTENING);
+    expect(await state(3, 20)).toBe(PortState.LISTENING);
+    const change = [{ op: "modify" as const, path: [{ node: "stp-enabled" }], where: "/stp-enabled" }];
+    await control.apply!(change, { ...config, "stp-enabled": false });
+    expect(await state(0, 10)).toBe(PortState.FORWARDING);
+    expect(await state(3, 20)).toBe(PortState.FORWARDING);
+    await control.apply!(change, { ...config, "stp-enabled": true });
+    expect(await state(3, 20)).toBe(PortState.LISTENING);
+  });
+});
+
 describe("slow path", () => {
   test("flooding stays in the VLAN and tags per output port", async () => {
     const { control, sent } = await cube(config);
