@@ -10,6 +10,22 @@ export const MapType = {
 
 const PERCPU_TYPES = new Set<number>([MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH, 21 /* PERCPU_CGROUP_STORAGE */]);
 const ENOENT = 2;
+/** Errnos that mean "this map type has no batch operations": fall back to one call per element. */
+const NO_BATCH = new Set([22 /* EINVAL */, 95 /* EOPNOTSUPP */, 524 /* ENOTSUPP */]);
+const BATCH_SIZE = 256;
+
+/** struct bpf_map_batch_opts { size_t sz; u64 elem_flags; u64 flags; } */
+function batchOpts(elemFlags = 0): Uint8Array {
+  const b = new Uint8Array(24);
+  const v = new DataView(b.buffer);
+  v.setBigUint64(0, 24n, true);
+  v.setBigUint64(8, BigInt(elemFlags), true);
+  return b;
+}
+
+function errnoOf(rc: number): number {
+  return rc === -1 ? lastErrno() : -rc;
+}
 
 export const possibleCpus: number = Math.max(1, lib.libbpf_num_possible_cpus());
 
@@ -157,17 +173,93 @@ export class BpfMap {
     return out;
   }
 
+  /** Every entry (per-CPU maps: CPU 0's value; see entriesRaw). One syscall per 256 where the map type allows. */
   entries(): Array<[Uint8Array, Uint8Array]> {
+    const raw = this.entriesRaw();
+    return this.perCpu ? raw.map(([k, v]) => [k, v.subarray(0, this.valueSize)]) : raw;
+  }
+
+  /** Every entry with its whole value (per-CPU maps: every CPU's slot). */
+  entriesRaw(): Array<[Uint8Array, Uint8Array]> {
+    this.live("iterate");
+    const batched = this.lookupBatch();
+    if (batched) return batched;
     const out: Array<[Uint8Array, Uint8Array]> = [];
     for (const k of this.keys()) {
-      const v = this.lookup(k);
+      const v = this.lookupRaw(k);
       if (v) out.push([k, v]);
     }
     return out;
   }
 
+  /** BPF_MAP_LOOKUP_BATCH over the whole map; undefined when the map type has none. */
+  private lookupBatch(): Array<[Uint8Array, Uint8Array]> | undefined {
+    if (this.type === MapType.PROG_ARRAY || this.keySize === 0) return undefined;
+    const out: Array<[Uint8Array, Uint8Array]> = [];
+    const tokenSize = Math.max(8, this.keySize);
+    let inBatch: Uint8Array | null = null;
+    const outBatch = new Uint8Array(tokenSize);
+    const keys = new Uint8Array(this.keySize * BATCH_SIZE);
+    const values = new Uint8Array(this.valueBytes * BATCH_SIZE);
+    const count = new Uint32Array(1);
+    const opts = batchOpts();
+    for (;;) {
+      count[0] = BATCH_SIZE;
+      const rc = lib.bpf_map_lookup_batch(this.fd, inBatch ? ptr(inBatch) : null, ptr(outBatch), ptr(keys), ptr(values), ptr(count), ptr(opts));
+      const errno = rc < 0 ? errnoOf(rc) : 0;
+      if (errno && errno !== ENOENT) {
+        if (NO_BATCH.has(errno) && out.length === 0) return undefined;
+        throw new BpfError(`read map ${this.name} in batches`, errno);
+      }
+      for (let i = 0; i < count[0]!; i++)
+        out.push([keys.slice(i * this.keySize, (i + 1) * this.keySize), values.slice(i * this.valueBytes, (i + 1) * this.valueBytes)]);
+      if (errno === ENOENT) return out;
+      inBatch = outBatch.slice();
+    }
+  }
+
+  /** Writes many entries in one call where the map type allows (one value per entry; per-CPU maps get it on every CPU). */
+  updateMany(entries: Array<[Uint8Array, Uint8Array]>, flags = 0): void {
+    this.live("update");
+    if (entries.length === 0) return;
+    const stride = Math.ceil(this.valueSize / 8) * 8;
+    const keys = new Uint8Array(this.keySize * entries.length);
+    const values = new Uint8Array(this.valueBytes * entries.length);
+    entries.forEach(([k, v], i) => {
+      keys.set(this.key(k, "update"), i * this.keySize);
+      if (this.perCpu && v.length === this.valueSize) for (let c = 0; c < possibleCpus; c++) values.set(v, i * this.valueBytes + c * stride);
+      else if (v.length === this.valueBytes) values.set(v, i * this.valueBytes);
+      else throw new BpfError(`update map ${this.name}: value is ${v.length} bytes, the map's are ${this.valueSize}`, 22);
+    });
+    const count = new Uint32Array([entries.length]);
+    const rc = this.type === MapType.PROG_ARRAY ? -22 : lib.bpf_map_update_batch(this.fd, ptr(keys), ptr(values), ptr(count), ptr(batchOpts(flags)));
+    if (rc >= 0) return;
+    const errno = errnoOf(rc);
+    if (!NO_BATCH.has(errno) || count[0] !== 0) throw new BpfError(`update map ${this.name} in a batch (${count[0]} of ${entries.length} written)`, errno);
+    for (const [k, v] of entries) this.update(k, v, flags);
+  }
+
+  /** Deletes many keys in one call where the map type allows; returns how many were there. */
+  deleteMany(keys: Uint8Array[]): number {
+    this.live("delete from");
+    if (keys.length === 0) return 0;
+    const buf = new Uint8Array(this.keySize * keys.length);
+    keys.forEach((k, i) => buf.set(this.key(k, "delete from"), i * this.keySize));
+    const count = new Uint32Array([keys.length]);
+    const rc = lib.bpf_map_delete_batch(this.fd, ptr(buf), ptr(count), ptr(batchOpts()));
+    if (rc >= 0) return count[0]!;
+    const errno = errnoOf(rc);
+    // ENOENT stops the batch at the first missing key: finish one by one.
+    if (errno === ENOENT || (NO_BATCH.has(errno) && count[0] === 0)) {
+      let n = count[0]!;
+      for (const k of keys.slice(count[0]!)) if (this.delete(k)) n++;
+      return n;
+    }
+    throw new BpfError(`delete from map ${this.name} in a batch`, errno);
+  }
+
   clear(): void {
-    for (const k of this.keys()) this.delete(k);
+    this.deleteMany(this.keys());
   }
 
   /** Program arrays: slot -> program fd. */
@@ -181,6 +273,17 @@ export class BpfMap {
 
   pin(path: string): void {
     check(lib.bpf_obj_pin(this.fd, path), `pin map ${this.name} at ${path}`);
+  }
+
+  /** Removes a pin (the map lives on while an fd or program holds it). */
+  static unpin(path: string): void {
+    check(libc.unlink(path), `unpin ${path}`);
+  }
+
+  /** Opens a pinned map; this object owns the new fd. */
+  static fromPin(path: string): BpfMap {
+    const fd = check(lib.bpf_obj_get(path), `open pinned map ${path}`);
+    return BpfMap.fromFd(fd, path.split("/").pop() ?? path, { owned: true });
   }
 
   close(): void {
