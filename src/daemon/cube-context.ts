@@ -13,6 +13,8 @@ function mapAccess(get: () => BpfMap): MapAccess {
     async delete(key) { return get().delete(key); },
     async entries() { return get().entries(); },
     async clear() { get().clear(); },
+    async setMany(entries) { get().updateMany(entries); },
+    async deleteMany(keys) { return get().deleteMany(keys); },
     get keySize() { return get().keySize; },
     get valueSize() { return get().valueSize; },
   };

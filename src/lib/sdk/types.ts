@@ -59,8 +59,26 @@ export interface MapAccess {
   delete(key: Uint8Array): Promise<boolean>;
   entries(): Promise<Array<[Uint8Array, Uint8Array]>>;
   clear(): Promise<void>;
+  /** Many writes in as few kernel calls as the map type allows; contexts without it are served by setAll(). */
+  setMany?(entries: Array<[Uint8Array, Uint8Array]>): Promise<void>;
+  /** Many deletes at once; returns how many keys were there. */
+  deleteMany?(keys: Uint8Array[]): Promise<number>;
   readonly keySize: number;
   readonly valueSize: number;
+}
+
+/** Writes many entries, in batches where the context can. */
+export async function setAll(map: MapAccess, entries: Array<[Uint8Array, Uint8Array]>): Promise<void> {
+  if (map.setMany) return map.setMany(entries);
+  for (const [k, v] of entries) await map.set(k, v);
+}
+
+/** Deletes many keys, in batches where the context can; returns how many were there. */
+export async function deleteAll(map: MapAccess, keys: Uint8Array[]): Promise<number> {
+  if (map.deleteMany) return map.deleteMany(keys);
+  let n = 0;
+  for (const k of keys) if (await map.delete(k)) n++;
+  return n;
 }
 
 export interface PortInfo {

@@ -3,7 +3,7 @@
 // which sends a copy out of every other UP port. Static entries (fdb/entry in the
 // configuration) are written with the static flag and are never learned over or aged.
 import { u32 } from "../../lib/bpf/codec.ts";
-import { ServiceError, type CubeContext, type CubeControl, type Json, type JsonObject, type PacketIn, type ServiceModule } from "../../lib/sdk/types.ts";
+import { deleteAll, ServiceError, setAll, type CubeContext, type CubeControl, type Json, type JsonObject, type PacketIn, type ServiceModule } from "../../lib/sdk/types.ts";
 import { ageOf, bootSeconds, bridgeConfig, DEFAULT_AGING_TIME, ENTRY_STATIC, encodeKey, fdbKey, fdbValue, isExpired } from "./fdb.ts";
 import yang from "./simplebridge.yang" with { type: "text" };
 
@@ -20,11 +20,15 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
   await ctx.loadDatapath("simplebridge");
   const fdb = ctx.map("fwdtable");
   const cfgMap = ctx.map("config");
-  let agingTime = DEFAULT_AGING_TIME;
-  let statics = new Set<string>();
+  let agingTime = -1;
+  /** Static entries in the map: address -> port id. */
+  let statics = new Map<string, number>();
+  let portSet = "";
 
   const portName = (id: number) => ctx.ports().find((p) => p.id === id)?.name;
 
+  // Only what changed goes to the kernel: a cube with 10k static entries takes one entry's
+  // change without rewriting the others.
   const sync = async (cfg: JsonObject, strict: boolean) => {
     const fdbCfg = (cfg.fdb ?? {}) as JsonObject;
     const aging = Number(fdbCfg["aging-time"] ?? DEFAULT_AGING_TIME);
@@ -38,18 +42,24 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
       }
       want.set(e.address.toLowerCase(), id);
     }
-    await cfgMap.set(u32.encode(0), bridgeConfig.encode({ agingTime: aging }));
+    if (aging !== agingTime) await cfgMap.set(u32.encode(0), bridgeConfig.encode({ agingTime: aging }));
     agingTime = aging;
-    for (const [address, port] of want) await fdb.set(encodeKey(address), fdbValue.encode({ timestamp: 0n, port, flags: ENTRY_STATIC }));
-    for (const address of statics) if (!want.has(address)) await fdb.delete(encodeKey(address));
-    statics = new Set(want.keys());
+    const writes = [...want].filter(([address, port]) => statics.get(address) !== port);
+    await setAll(fdb, writes.map(([address, port]) => [encodeKey(address), fdbValue.encode({ timestamp: 0n, port, flags: ENTRY_STATIC })]));
+    await deleteAll(fdb, [...statics.keys()].filter((a) => !want.has(a)).map(encodeKey));
+    statics = want;
     // Learned entries towards ports that no longer exist must not keep attracting traffic.
-    for (const [k, v] of await fdb.entries()) if (!portName(fdbValue.decode(v).port)) await fdb.delete(k);
+    const ports = [...ids.values()].sort().join(",");
+    if (ports !== portSet) {
+      const gone = (await fdb.entries()).filter(([, v]) => !portName(fdbValue.decode(v).port)).map(([k]) => k);
+      await deleteAll(fdb, gone);
+      portSet = ports;
+    }
   };
 
   const sweep = async () => {
     const now = bootSeconds();
-    for (const [k, v] of await fdb.entries()) if (isExpired(fdbValue.decode(v), now, agingTime)) await fdb.delete(k);
+    await deleteAll(fdb, (await fdb.entries()).filter(([, v]) => isExpired(fdbValue.decode(v), now, agingTime)).map(([k]) => k));
   };
 
   await sync(config, true);
@@ -75,7 +85,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
       const name = path[path.length - 1]?.node;
       if (name !== "flush") throw new ServiceError(`unknown action '${name}'`, 404);
       // Flush forgets what was learned; static entries are configuration and stay.
-      for (const [k, v] of await fdb.entries()) if (!(fdbValue.decode(v).flags & ENTRY_STATIC)) await fdb.delete(k);
+      await deleteAll(fdb, (await fdb.entries()).filter(([, v]) => !(fdbValue.decode(v).flags & ENTRY_STATIC)).map(([k]) => k));
       return { flushed: true };
     },
     async packetIn(pkt: PacketIn) {
