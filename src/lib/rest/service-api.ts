@@ -15,7 +15,7 @@ import { readJson, RestError } from "./errors.ts";
 import { Linker } from "./links.ts";
 import { WriteLock } from "./schemas.ts";
 import { keyText, type Target } from "./target.ts";
-import { carryInitOnly, deleteAt, getAt, isObject, mergeEntry, mergeInto, setAt } from "./tree.ts";
+import { carryInitOnly, deleteAt, entryIndex, getAt, isObject, mergeEntry, mergeInto, setAt } from "./tree.ts";
 
 export const YANG_JSON = "application/yang.data+json; charset=utf-8";
 
@@ -331,19 +331,21 @@ export class ServiceApi {
           if (!Array.isArray(body)) throw RestError.tagged("bad-attribute", f, `${f}: a JSON array of entries is expected`);
           const v = norm(t.node, body, existing) as Json[];
           const cur: Json[] = method === "PUT" ? [] : Array.isArray(existing) ? structuredClone(existing) : [];
+          const index = entryIndex(t.node, cur);
+          const before = method === "PUT" && Array.isArray(existing) ? entryIndex(t.node, existing) : undefined;
           const seen = new Set<string>();
           for (const e of v) {
             const ks = entryKeys(t.node, e);
             if (!ks) fail(t.node.keys!.filter((k) => (e as JsonObject)[k] === undefined).map((k) => ({ tag: "missing-attribute", field: `${f}.${k}`, message: `${f}: key ${k} is missing in an entry` })));
             const id = JSON.stringify(ks);
-            const dup = seen.has(id) || (method === "POST" && cur.some((x) => JSON.stringify(entryKeys(t.node, x)) === id));
+            const dup = seen.has(id) || (method === "POST" && index.has(id));
             if (dup) throw RestError.tagged("data-exists", `${f}[${ks!.join(",")}]`, `${f}[${ks!.join(",")}] already exists`);
             seen.add(id);
-            if (method === "PUT") {
-              const old = Array.isArray(existing) ? existing.find((x) => JSON.stringify(entryKeys(t.node, x)) === id) : undefined;
-              carryInitOnly(t.node, old, e);
+            if (before) {
+              const at = before.get(id);
+              carryInitOnly(t.node, at === undefined ? undefined : (existing as Json[])[at], e);
             }
-            mergeEntry(t.node, cur, e);
+            mergeEntry(t.node, cur, e, index);
           }
           put(cur);
           break;

@@ -127,20 +127,39 @@ export function mergeInto(node: SchemaNode, target: JsonObject, patch: JsonObjec
       target[name] = cur;
     } else if (c.kind === "list" && Array.isArray(v)) {
       const cur = Array.isArray(target[name]) ? (target[name] as Json[]) : [];
-      for (const e of v) mergeEntry(c, cur, e);
+      const index = entryIndex(c, cur);
+      for (const e of v) mergeEntry(c, cur, e, index);
       target[name] = cur;
     } else target[name] = v;
   }
   clearOtherCases(node, target, Object.keys(patch));
 }
 
-export function mergeEntry(list: SchemaNode, arr: Json[], e: Json): void {
+/** A list entry's identity: its key values. */
+export function entryId(list: SchemaNode, e: Json): string | undefined {
   const ks = entryKeys(list, e);
-  const i = ks ? arr.findIndex((x) => JSON.stringify(entryKeys(list, x)) === JSON.stringify(ks)) : -1;
-  if (i >= 0 && isObject(arr[i]) && isObject(e)) mergeInto(list, arr[i] as JsonObject, e);
+  return ks ? JSON.stringify(ks) : undefined;
+}
+
+/** Positions of a list's entries by identity, so that merging n entries costs O(n), not O(n²). */
+export function entryIndex(list: SchemaNode, arr: Json[]): Map<string, number> {
+  const index = new Map<string, number>();
+  arr.forEach((x, i) => {
+    const id = entryId(list, x);
+    if (id !== undefined) index.set(id, i);
+  });
+  return index;
+}
+
+/** Merges an entry into a list: into the entry with the same keys, or appended (with defaults). `index` is kept up to date. */
+export function mergeEntry(list: SchemaNode, arr: Json[], e: Json, index = entryIndex(list, arr)): void {
+  const id = entryId(list, e);
+  const i = id === undefined ? undefined : index.get(id);
+  if (i !== undefined && isObject(arr[i]) && isObject(e)) mergeInto(list, arr[i] as JsonObject, e);
   else {
     if (isObject(e)) applyDefaults({ ...list, kind: "container" }, e);
     arr.push(e);
+    if (id !== undefined) index.set(id, arr.length - 1);
   }
 }
 

@@ -6,6 +6,8 @@ import { bytes, mac, struct, u32, u64 } from "../../lib/bpf/codec.ts";
 
 export const ENTRY_STATIC = 1;
 export const DEFAULT_AGING_TIME = 300;
+/** Entries the datapath's fwdtable holds (simplebridge.bpf.c), static and learned together. */
+export const FDB_SIZE = 65536;
 
 export type FdbEntry = {
   timestamp: bigint;

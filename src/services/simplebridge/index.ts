@@ -4,7 +4,7 @@
 // configuration) are written with the static flag and are never learned over or aged.
 import { u32 } from "../../lib/bpf/codec.ts";
 import { deleteAll, ServiceError, setAll, type CubeContext, type CubeControl, type Json, type JsonObject, type PacketIn, type ServiceModule } from "../../lib/sdk/types.ts";
-import { ageOf, bootSeconds, bridgeConfig, DEFAULT_AGING_TIME, ENTRY_STATIC, encodeKey, fdbKey, fdbValue, isExpired } from "./fdb.ts";
+import { ageOf, bootSeconds, bridgeConfig, DEFAULT_AGING_TIME, ENTRY_STATIC, encodeKey, FDB_SIZE, fdbKey, fdbValue, isExpired } from "./fdb.ts";
 import yang from "./simplebridge.yang" with { type: "text" };
 
 export const REASON_FLOODING = 1;
@@ -42,10 +42,17 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
       }
       want.set(e.address.toLowerCase(), id);
     }
+    if (want.size > FDB_SIZE) throw new ServiceError(`fdb: ${want.size} static entries, the table holds ${FDB_SIZE}`, 400, "invalid-value", "entry");
     if (aging !== agingTime) await cfgMap.set(u32.encode(0), bridgeConfig.encode({ agingTime: aging }));
     agingTime = aging;
     const writes = [...want].filter(([address, port]) => statics.get(address) !== port);
-    await setAll(fdb, writes.map(([address, port]) => [encodeKey(address), fdbValue.encode({ timestamp: 0n, port, flags: ENTRY_STATIC })]));
+    try {
+      await setAll(fdb, writes.map(([address, port]) => [encodeKey(address), fdbValue.encode({ timestamp: 0n, port, flags: ENTRY_STATIC })]));
+    } catch (e) {
+      // Learned entries may fill the table: take back what this change added, keep the rest.
+      await deleteAll(fdb, writes.filter(([a]) => !statics.has(a)).map(([a]) => encodeKey(a))).catch(() => 0);
+      throw new ServiceError(`fdb: cannot add ${writes.length} static entries: ${(e as Error).message}`, 507);
+    }
     await deleteAll(fdb, [...statics.keys()].filter((a) => !want.has(a)).map(encodeKey));
     statics = want;
     // Learned entries towards ports that no longer exist must not keep attracting traffic.

@@ -23,9 +23,11 @@ struct bridge_config {
   __u32 aging_time;
 };
 
+/* FDB_SIZE in fdb.ts. Not preallocated: a cube pays for the entries it holds. */
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 4096);
+  __uint(max_entries, 65536);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, struct mac_key);
   __type(value, struct fdb_entry);
 } fwdtable SEC(".maps");
