@@ -154,6 +154,19 @@ describe("bad peers leave no partial state", () => {
   });
 });
 
+describe("modes this implementation does not have", () => {
+  test("shadow and span are refused with a clear error, and nothing is created", async () => {
+    const shadow = await daemon.request("POST", "/simplebridge/sh1/", { shadow: true });
+    expect(shadow.status).toBe(400);
+    expect(shadow.text).toContain("shadow mode is not supported");
+    const span = await daemon.request("POST", "/simplebridge/sp1/", { span: true });
+    expect(span.status).toBe(400);
+    expect(span.text).toContain("Span mode is not present in no-shadow services");
+    expect((await daemon.request("GET", "/simplebridge/sh1/")).status).toBe(404);
+    expect((await daemon.request("GET", "/simplebridge/sp1/")).status).toBe(404);
+  });
+});
+
 describe("shutdown", () => {
   test("SIGTERM removes every program, hook and device the daemon created", async () => {
     await ok("POST", "/simplebridge/last/", { type: "XDP_SKB", ports: [{ name: "p1", peer: h1.outer }, { name: "p2", peer: h2.outer }] });
