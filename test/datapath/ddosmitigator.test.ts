@@ -200,6 +200,25 @@ describe("stats", () => {
   });
 });
 
+describe("stacking", () => {
+  test("auto puts it nearest the wire, ahead of cubes attached before it", async () => {
+    try {
+      await create("transparenthelloworld", "thx", {});
+      await create("ddosmitigator", "dauto", { "blacklist-src": [{ ip: h1.ip }] });
+      await ok("POST", "/attach", { cube: "thx", port: h1.outer });
+      await ok("POST", "/attach", { cube: "dauto", port: h1.outer });
+      const topology = await ok("GET", `/topology/${h1.outer}/`);
+      expect(topology["ingress service chain"]).toBe("dauto ---> thx ---> stack");
+      expect(ping(h1, ROOT_IP, 2)).toBe(false);
+      expect(ping(h1, ROOT_IP, 1, H1_OTHER)).toBe(true);
+      expect(await dropPkts("dauto", "blacklist-src", h1.ip)).toBe(2);
+    } finally {
+      await removeAll();
+    }
+    expect(hooksOn([h1.outer])).toEqual([]);
+  });
+});
+
 describe("bad addresses", () => {
   test("are refused with a 4xx naming the list, and change neither the configuration nor the datapath", async () => {
     try {
