@@ -59,7 +59,7 @@ export class Topology {
     return [x, y];
   }
 
-  /** ping from a host; true if every probe was answered. */
+  /** ping from a host; true if any probe was answered (ping exits 0 when a reply came back). */
   ping(from: Host, to: string, count = 2, wait = 1): boolean {
     const r = spawnSync(["ip", "netns", "exec", from.ns, "ping", "-c", String(count), "-W", String(wait), "-i", "0.2", to], { stdout: "pipe", stderr: "pipe" });
     return r.exitCode === 0;
