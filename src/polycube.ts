@@ -1,6 +1,6 @@
 // The one executable: daemon when called as polycubed or with --daemon, a remote service host
-// as `polycube service NAME ...`, the CLI otherwise. Each mode is imported lazily so that a
-// CLI call does not pay for the daemon's modules.
+// as `polycube service NAME ...`, the service code generator as `polycube codegen ...`, the CLI
+// otherwise. Each mode is imported lazily so that a CLI call does not pay for the daemon's modules.
 import { basename } from "node:path";
 
 const invokedAs = basename(process.argv[1] ?? process.argv0 ?? "");
@@ -20,6 +20,9 @@ if (calledAsDaemon || (!calledAsCli && daemonFlag >= 0)) {
   const { main } = await import("./polycube-service.ts");
   const code = await main(args.slice(1));
   if (code !== 0) process.exit(code);
+} else if (!calledAsCli && args[0] === "codegen") {
+  const { main } = await import("./lib/codegen/cli.ts");
+  process.exitCode = await main(args.slice(1));
 } else {
   const { main } = await import("./polycubectl.ts");
   process.exitCode = await main(args);
