@@ -161,43 +161,51 @@ describe("VLANs", () => {
       }
     }, 30000);
 
-    test(`${type}: a trunk between two bridges carries VLANs 10 and 20, each to its own`, async () => {
-      const [h1, h2, h3, h4] = hosts as [Host, Host, Host, Host];
-      await ok("POST", "/bridge/bta/", {
-        type,
-        ports: [
-          { name: "p10", peer: h1.outer, access: { vlanid: 10 } },
-          { name: "p20", peer: h2.outer, access: { vlanid: 20 } },
-          { name: "trunk", peer: "btb:trunk", mode: "trunk", trunk: { allowed: [{ vlanid: 10 }, { vlanid: 20 }] } },
-        ],
-      });
-      await ok("POST", "/bridge/btb/", {
-        type,
-        ports: [
-          { name: "p10", peer: h3.outer, access: { vlanid: 10 } },
-          { name: "p20", peer: h4.outer, access: { vlanid: 20 } },
-          { name: "trunk", peer: "bta:trunk", mode: "trunk", trunk: { allowed: [{ vlanid: 10 }, { vlanid: 20 }] } },
-        ],
-      });
-      try {
-        expect(topo.ping(h1, h3.ip, 3)).toBe(true);
-        expect(topo.ping(h2, h4.ip, 3)).toBe(true);
-        expect(topo.ping(h1, h4.ip, 1)).toBe(false);
-        expect(topo.ping(h2, h3.ip, 1)).toBe(false);
-        expect(topo.ping(h1, h2.ip, 1)).toBe(false);
-        const fdb = await entries("btb");
-        expect(fdb.find((e) => e.mac === h1.mac)).toMatchObject({ vlan: 10, port: "trunk" });
-        expect(fdb.find((e) => e.mac === h2.mac)).toMatchObject({ vlan: 20, port: "trunk" });
-        // A VLAN the trunk does not allow stops at the trunk.
-        await ok("DELETE", "/bridge/bta/ports/trunk/trunk/allowed/20/");
-        await ok("POST", "/bridge/bta/fdb/flush/");
-        await ok("POST", "/bridge/btb/fdb/flush/");
-        expect(topo.ping(h2, h4.ip, 1)).toBe(false);
-        expect(topo.ping(h1, h3.ip, 2)).toBe(true);
-      } finally {
-        await deleteCubes(["bta", "btb"]);
-      }
-    }, 30000);
+    for (const link of ["cube to cube", "veth pair"]) {
+      test(`${type}: a trunk (${link}) between two bridges carries VLANs 10 and 20, each to its own, and the native VLAN untagged`, async () => {
+        const [h1, h2, h3, h4, h5, h6] = hosts as [Host, Host, Host, Host, Host, Host];
+        const [ta, tb] = link === "cube to cube" ? ["btb:trunk", "bta:trunk"] : topo.pair(`${type[0]}ta`, `${type[0]}tb`);
+        await ok("POST", "/bridge/bta/", {
+          type,
+          ports: [
+            { name: "p10", peer: h1.outer, access: { vlanid: 10 } },
+            { name: "p20", peer: h2.outer, access: { vlanid: 20 } },
+            { name: "p1", peer: h5.outer },
+            { name: "trunk", peer: ta, mode: "trunk", trunk: { allowed: [{ vlanid: 10 }, { vlanid: 20 }] } },
+          ],
+        });
+        await ok("POST", "/bridge/btb/", {
+          type,
+          ports: [
+            { name: "p10", peer: h3.outer, access: { vlanid: 10 } },
+            { name: "p20", peer: h4.outer, access: { vlanid: 20 } },
+            { name: "p1", peer: h6.outer },
+            { name: "trunk", peer: tb, mode: "trunk", trunk: { allowed: [{ vlanid: 10 }, { vlanid: 20 }] } },
+          ],
+        });
+        try {
+          expect(topo.ping(h1, h3.ip, 3)).toBe(true);
+          expect(topo.ping(h2, h4.ip, 3)).toBe(true);
+          expect(topo.ping(h1, h4.ip, 1)).toBe(false);
+          expect(topo.ping(h2, h3.ip, 1)).toBe(false);
+          expect(topo.ping(h1, h2.ip, 1)).toBe(false);
+          // VLAN 1, the trunks' native VLAN, crosses untagged.
+          expect(topo.ping(h5, h6.ip, 2)).toBe(true);
+          expect(topo.ping(h5, h3.ip, 1)).toBe(false);
+          const fdb = await entries("btb");
+          expect(fdb.find((e) => e.mac === h1.mac)).toMatchObject({ vlan: 10, port: "trunk" });
+          expect(fdb.find((e) => e.mac === h2.mac)).toMatchObject({ vlan: 20, port: "trunk" });
+          // A VLAN the trunk does not allow stops at the trunk.
+          await ok("DELETE", "/bridge/bta/ports/trunk/trunk/allowed/20/");
+          await ok("POST", "/bridge/bta/fdb/flush/");
+          await ok("POST", "/bridge/btb/fdb/flush/");
+          expect(topo.ping(h2, h4.ip, 1)).toBe(false);
+          expect(topo.ping(h1, h3.ip, 2)).toBe(true);
+        } finally {
+          await deleteCubes(["bta", "btb"]);
+        }
+      }, 30000);
+    }
   }
 
   for (const type of ["TC", "XDP_SKB"]) {
