@@ -1,5 +1,6 @@
 // Frames as the bridge's slow path handles them: 802.1Q tags in the frame (the runtime puts a
 // tag the kernel kept aside back in place), BPDU frames, and the filtering database's layout.
+import { readFileSync } from "node:fs";
 import { bytes, mac, struct, u32 } from "../../lib/bpf/codec.ts";
 import { insertVlanTag } from "../../lib/slowpath/events.ts";
 import { BPDU_MAC, decodeBpdu, encodeBpdu, type Bpdu } from "./stp.ts";
@@ -56,11 +57,24 @@ export function parseBpduFrame(frame: Uint8Array): Bpdu | undefined {
   return decodeBpdu(frame.subarray(at + 2, at + 2 + len));
 }
 
-/** A locally administered unicast MAC. */
-export function randomMac(): string {
-  const b = crypto.getRandomValues(new Uint8Array(6));
+let machineId: string | undefined;
+
+/**
+ * A locally administered unicast MAC derived from names (the cube's, a port's) and this
+ * machine's id: the same after a daemon restart, different on another machine.
+ */
+export function derivedMac(...names: string[]): string {
+  if (machineId === undefined) {
+    try {
+      machineId = readFileSync("/etc/machine-id", "utf8").trim();
+    } catch {
+      machineId = crypto.randomUUID();
+    }
+  }
+  const h = new Bun.CryptoHasher("sha256").update([machineId, ...names].join("/")).digest();
+  const b = [...h.subarray(0, 6)];
   b[0] = (b[0]! & 0xfc) | 0x02;
-  return [...b].map((x) => x.toString(16).padStart(2, "0")).join(":");
+  return b.map((x) => x.toString(16).padStart(2, "0")).join(":");
 }
 
 // ---- datapath maps (bridge.bpf.c) -------------------------------------------------------------

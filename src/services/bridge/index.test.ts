@@ -98,6 +98,20 @@ describe("configuration to maps", () => {
   });
 });
 
+describe("MACs", () => {
+  test("unset MACs are derived from the names, the same for the same cube; configured ones win", async () => {
+    const a = (await (await cube(config)).control.state!()) as { mac: string; ports: Array<{ mac: string }> };
+    const b = (await (await cube(config)).control.state!()) as { mac: string; ports: Array<{ mac: string }> };
+    expect(a.mac).toMatch(/^[0-9a-f][26ae](:[0-9a-f]{2}){5}$/);
+    expect(b.mac).toBe(a.mac);
+    expect(b.ports.map((p) => p.mac)).toEqual(a.ports.map((p) => p.mac));
+    expect(new Set([a.mac, ...a.ports.map((p) => p.mac)]).size).toBe(5);
+    const ports = (config.ports as JsonObject[]).map((p, i) => (i === 0 ? { ...p, mac: "02:00:00:00:00:aa" } : p));
+    const c = (await (await cube({ ...config, mac: "02:00:00:00:00:bb", ports })).control.state!()) as { mac: string; ports: Array<{ mac: string }> };
+    expect([c.mac, c.ports[0]!.mac]).toEqual(["02:00:00:00:00:bb", "02:00:00:00:00:aa"]);
+  });
+});
+
 describe("spanning tree on and off", () => {
   test("ports wait in listening while it starts, and forward at once when it stops", async () => {
     const { control, maps } = await cube({ ...config, "stp-enabled": true });

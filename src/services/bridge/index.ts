@@ -12,7 +12,7 @@ import { u32 } from "../../lib/bpf/codec.ts";
 import { ServiceError, type CubeContext, type CubeControl, type Json, type JsonObject, type PacketIn, type ServiceModule } from "../../lib/sdk/types.ts";
 import { ageOf, bootSeconds, DEFAULT_AGING_TIME, ENTRY_STATIC, fdbValue, isExpired } from "../simplebridge/fdb.ts";
 import yang from "./bridge.yang" with { type: "text" };
-import { bpduFrame, bridgeCfg, encodeFdbKey, encodePortCfg, fdbKey, parseBpduFrame, pvKey, pvVal, randomMac, withTag } from "./frames.ts";
+import { bpduFrame, bridgeCfg, encodeFdbKey, encodePortCfg, fdbKey, parseBpduFrame, pvKey, pvVal, derivedMac, withTag } from "./frames.ts";
 import {
   bridgeIdOf, DEFAULT_PATH_COST, DEFAULT_PORT_PRIORITY, DEFAULT_PRIORITY, DEFAULT_TIMERS, PortState, STATE_NAMES, StpInstance,
   type StpTimers,
@@ -58,7 +58,7 @@ class Bridge {
   private readonly portVlan;
   private readonly portsCfg;
   private readonly cfgMap;
-  private bridgeMac = randomMac();
+  private bridgeMac: string;
   private readonly portMacs = new Map<string, string>();
   private plans = new Map<number, PortPlan>();
   private vlanStp = new Map<number, VlanStp>();
@@ -81,6 +81,7 @@ class Bridge {
     this.portVlan = ctx.map("port_vlan");
     this.portsCfg = ctx.map("ports_cfg");
     this.cfgMap = ctx.map("config");
+    this.bridgeMac = derivedMac(ctx.name);
   }
 
   /** Runs one change of state at a time: ticks, BPDUs and configuration interleave otherwise. */
@@ -117,7 +118,7 @@ class Bridge {
       const id = ids.get(name);
       if (id === undefined) continue;
       let mac = typeof p.mac === "string" ? p.mac.toLowerCase() : this.portMacs.get(name);
-      if (!mac) mac = randomMac();
+      if (!mac) mac = derivedMac(this.ctx.name, name);
       this.portMacs.set(name, mac);
       const vlans = new Map<number, boolean>();
       let untagged = 0;
