@@ -46,6 +46,12 @@ async function entries(cube: string): Promise<Entry[]> {
   return rows<Entry>(`/bridge/${cube}/fdb/entry/`);
 }
 
+/** Pings with 1500-byte IP packets that must not be fragmented. */
+function bigPing(from: Host, to: string): boolean {
+  const r = Bun.spawnSync(["ip", "netns", "exec", from.ns, "ping", "-c", "2", "-W", "1", "-i", "0.2", "-s", "1472", "-M", "do", to], { stdout: "pipe", stderr: "pipe" });
+  return r.exitCode === 0;
+}
+
 /** Hosts forget the addresses they resolved: each test starts from what its bridges do. */
 function flushNeighbours(): void {
   for (const h of hosts) sh(`ip -n ${h.ns} neigh flush all`, { allowFail: true });
@@ -189,7 +195,9 @@ describe("VLANs", () => {
           expect(topo.ping(h1, h4.ip, 1)).toBe(false);
           expect(topo.ping(h2, h3.ip, 1)).toBe(false);
           expect(topo.ping(h1, h2.ip, 1)).toBe(false);
-          // VLAN 1, the trunks' native VLAN, crosses untagged.
+          // Full-size frames fit through the trunk with their tag.
+        expect(bigPing(h1, h3.ip)).toBe(true);
+        // VLAN 1, the trunks' native VLAN, crosses untagged.
           expect(topo.ping(h5, h6.ip, 2)).toBe(true);
           expect(topo.ping(h5, h3.ip, 1)).toBe(false);
           const fdb = await entries("btb");
