@@ -17,6 +17,7 @@ import { measureProgram, type ProgramCase } from "./lib/programs.ts";
 import { markdown, svgChart, type Row } from "./lib/report.ts";
 import { linuxScenarios } from "./scenarios/linux.ts";
 import { polycubeScenarios } from "./scenarios/polycube.ts";
+import { PIPELINE_METHOD, pipelineRows } from "./scenarios/pipelines.ts";
 import { Polycubed } from "./lib/polycubed.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -143,6 +144,8 @@ async function main(): Promise<void> {
       }
       rows.push(row);
     }
+    // Each service's pipeline by test-run of its cube's entry (key "pipelines": all of them).
+    rows.push(...await pipelineRows({ wanted: (k) => wanted(k) || wanted("pipelines"), log }));
   } finally {
     gen.close();
     sink.close();
@@ -161,11 +164,12 @@ async function main(): Promise<void> {
       "The table shows the best trial (other load can only slow a trial down); the detail gives the median and worst trials and the share of sent frames that reached the sink (the source sends as fast as it can; the rest is dropped on the way).",
       "The test run and the softirq work it triggers run on the same CPU, so ns/pkt is the whole per-packet cost of source + path + sink on one core; \"added ns/pkt\" is the difference with the baseline row, i.e. what the device under test costs per packet.",
       `Program rows: wall time of one BPF_PROG_TEST_RUN of ${PROGRAM_REPEAT.toLocaleString("en")} repetitions on the frame / repetitions, best of ${PROGRAM_TRIALS} trials.`,
+      PIPELINE_METHOD,
     ],
     notes: [
       `Whole run: ${minutes} min.`,
       "Polycube rows (simplebridge, bridge, router): cubes made over the REST API of a polycubed started for the run (build/out/polycubed), their ports peered with the path's two veths in the root namespace; every cube has a static FDB or ARP entry for the sink (which never answers), so that no packet takes the slow path. Chains: simplebridges joined port to port; \"per added cube\" divides the added ns/pkt by the cubes added to the single bridge.",
-      "Not measured yet: each service's pipeline alone through test-run (minus the empty program); the control plane (cube create/delete latency, REST GET/PATCH p50/p99 under concurrency, CLI wall time, loading 10k FDB entries and 10k routes); firewall/NAT/LB rows.",
+      "Not measured yet: the control plane (cube create/delete latency, REST GET/PATCH p50/p99 under concurrency, CLI wall time, loading 10k FDB entries and 10k routes); firewall/NAT/LB rows.",
     ],
     chart: undefined as string | undefined,
   };

@@ -10,3 +10,4 @@ export * as codec from "./codec.ts";
 export { TypedMap } from "./typed-map.ts";
 export { PacketSocket } from "./packet-socket.ts";
 export { withNetns } from "./netns.ts";
+export { programFdById, programInfo, closeProgramFd, type ProgramInfo } from "./prog-by-id.ts";

@@ -33,6 +33,7 @@ export const lib = dlopen("libbpf.so.1", {
   bpf_map_update_batch: { args: [i32, p, p, p, p], returns: i32 },
   bpf_map_delete_batch: { args: [i32, p, p, p], returns: i32 },
   bpf_obj_get_info_by_fd: { args: [i32, p, p], returns: i32 },
+  bpf_prog_get_fd_by_id: { args: [u32], returns: i32 },
   bpf_obj_pin: { args: [i32, T.cstring], returns: i32 },
   bpf_obj_get: { args: [T.cstring], returns: i32 },
   bpf_xdp_attach: { args: [i32, i32, u32, p], returns: i32 },
