@@ -1,9 +1,10 @@
 // `make bench`: builds the benchmark's eBPF programs, measures every row in one run, and writes
 // bench/results/<YYYY-MM-DD>.md (and .svg). `bun bench/run.ts <key>...` measures only those rows
-// and prints the table without writing the report.
+// and prints the table without writing the report; the control-plane groups are the keys
+// cube, rest, cli, fdb and routes.
 //   BENCH_TRIALS (default 5) trials of BENCH_SECONDS (default 2) per path, after a warm-up.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "bun";
 import { BpfObject } from "../src/lib/bpf/index.ts";
@@ -14,11 +15,12 @@ import { FLOW_PORT, FRAME_LEN, udpFrame } from "./lib/frame.ts";
 import { Generator, Sink } from "./lib/traffic.ts";
 import { measureRounds, NotAvailable, NET, openPath, openSource, type DeviceUnderTest, type Path, type PathOptions } from "./lib/dut.ts";
 import { measureProgram, type ProgramCase } from "./lib/programs.ts";
-import { markdown, svgChart, type Row } from "./lib/report.ts";
+import { controlMarkdown, markdown, svgChart, type ControlGroup, type Row } from "./lib/report.ts";
 import { linuxScenarios } from "./scenarios/linux.ts";
 import { polycubeScenarios } from "./scenarios/polycube.ts";
 import { PIPELINE_METHOD, pipelineRows } from "./scenarios/pipelines.ts";
 import { Polycubed } from "./lib/polycubed.ts";
+import { bulkLoads, cliWallTime, createRestCube, cubeLifecycle, REST_CUBE, restLatency, type ControlOptions } from "./scenarios/control.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const opts: PathOptions = {
@@ -28,6 +30,15 @@ const opts: PathOptions = {
 };
 const PROGRAM_TRIALS = 15;
 const PROGRAM_REPEAT = 2_000_000;
+const CONTROL = {
+  cycles: 50,
+  restSeconds: 3,
+  concurrency: [1, 8, 32],
+  cliRuns: 50,
+  loadEntries: 10_000,
+  loadTrials: 3,
+  oneByOneBudget: 30,
+};
 const only = process.argv.slice(2);
 const wanted = (key: string) => only.length === 0 || only.includes(key);
 
@@ -46,8 +57,12 @@ function machine(): string[] {
   return [
     `${os}, kernel ${sh("uname -r").trim()}, ${cpus().length} CPUs (${model})`,
     `Bun ${Bun.version}, ${sh("clang-19 --version").split("\n")[0]}`,
-    `load average when the run started: ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")} (other work on the machine shows in the spreads)`,
+    `load average when the run started: ${loadAverage()} (other work on the machine shows in the spreads)`,
   ];
+}
+
+function loadAverage(): string {
+  return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 }
 
 function buildPrograms(): void {
@@ -72,6 +87,43 @@ function programCases(gen: Generator, sink: Sink): ProgramCase[] {
     { key: "gen-prog", label: "generator program (rewrite 60 B, drop)", baseline: "empty-xdp", open: async () => ({ fd: gen.fd, close() {} }) },
     { key: "sink-prog", label: "sink counter program (count, drop)", baseline: "empty-xdp", open: async () => ({ fd: sink.fd, close() {} }) },
   ];
+}
+
+/**
+ * The control-plane groups, after the datapath, with a daemon of their own (no cube left from
+ * the datapath rows). Each group catches its own failures.
+ */
+async function controlPlane(): Promise<{ groups: ControlGroup[]; load: string }> {
+  const groups: ControlGroup[] = [];
+  const load = loadAverage();
+  const tmp = mkdtempSync(join(tmpdir(), "pcnb-ctl-"));
+  const o: ControlOptions = { ...CONTROL, tmp, log };
+  const pcn = new Polycubed();
+  try {
+    if (wanted("cube")) {
+      log("control plane: cube create/delete");
+      groups.push(await cubeLifecycle(pcn, o));
+    }
+    if (wanted("rest") || wanted("cli")) {
+      let cube: string | undefined;
+      try {
+        cube = await createRestCube(pcn);
+      } catch (e) {
+        log(`control plane: the REST/CLI cube could not be made: ${(e as Error).stack ?? e}`);
+        groups.push({ title: "REST and CLI", method: [`Not measured: the cube could not be made: ${(e as Error).message.split("\n")[0]}`] });
+      }
+      if (cube) {
+        if (wanted("rest")) groups.push(await restLatency(pcn, cube, o));
+        if (wanted("cli")) groups.push(await cliWallTime(pcn, o));
+        await pcn.rest("DELETE", `/simplebridge/${REST_CUBE}/`).catch((e: Error) => log(e.message));
+      }
+    }
+    if (wanted("fdb") || wanted("routes")) groups.push(await bulkLoads(pcn, o, { fdb: wanted("fdb"), routes: wanted("routes") }));
+  } finally {
+    await pcn.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  return { groups, load };
 }
 
 async function main(): Promise<void> {
@@ -150,6 +202,7 @@ async function main(): Promise<void> {
     gen.close();
     sink.close();
   }
+  const control = await controlPlane();
 
   const minutes = ((Date.now() - started) / 60000).toFixed(1);
   const date = localDate();
@@ -169,19 +222,25 @@ async function main(): Promise<void> {
     notes: [
       `Whole run: ${minutes} min.`,
       "Polycube rows (simplebridge, bridge, router): cubes made over the REST API of a polycubed started for the run (build/out/polycubed), their ports peered with the path's two veths in the root namespace; every cube has a static FDB or ARP entry for the sink (which never answers), so that no packet takes the slow path. Chains: simplebridges joined port to port; \"per added cube\" divides the added ns/pkt by the cubes added to the single bridge.",
-      "Not measured yet: the control plane (cube create/delete latency, REST GET/PATCH p50/p99 under concurrency, CLI wall time, loading 10k FDB entries and 10k routes); firewall/NAT/LB rows.",
+      "Not measured yet: firewall/NAT/LB rows.",
     ],
     chart: undefined as string | undefined,
   };
+  const controlIntro = [
+    "Every figure in this part is a control-plane one: time taken by the daemon (polycubed) or the CLI (polycubectl) to act on the configuration, not packet processing. They were taken after the datapath rows, against a second polycubed started for them (same options, no cube left from the datapath), on the same machine in the same run as their baselines.",
+    `Load average when the control-plane part started: ${control.load}.`,
+    "Latencies are in milliseconds, summarised by nearest-rank percentiles (p50: the median sample; p99: the smallest sample with 99% of the samples at or below it). A ratio above 1 means polycube takes longer than its baseline.",
+  ];
+  const controlLines = controlMarkdown(control.groups, controlIntro);
   if (only.length > 0) {
-    process.stdout.write(markdown(rows, meta));
+    process.stdout.write(markdown(rows, meta, controlLines));
     return;
   }
   const dir = join(import.meta.dir, "results");
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${date}.svg`), svgChart(rows.filter((r) => r.section === "path"), `End-to-end Mpps, ${date}`));
   meta.chart = `${date}.svg`;
-  writeFileSync(join(dir, `${date}.md`), markdown(rows, meta));
+  writeFileSync(join(dir, `${date}.md`), markdown(rows, meta, controlLines));
   log(`wrote bench/results/${date}.md in ${minutes} min`);
 }
 

@@ -60,6 +60,16 @@ export class Polycubed {
     throw new NotAvailable(`polycubed did not start: ${err.trim().split("\n")[0]}`);
   }
 
+  /** The API's base URL, `http://127.0.0.1:<port>/polycube/v1` (set once ready() resolved). */
+  get url(): string {
+    return this.base;
+  }
+
+  /** The daemon's temporary directory (set once ready() resolved); it is removed by stop(). */
+  get home(): string {
+    return this.dir!;
+  }
+
   /** A REST call under /polycube/v1; throws RestError on a status of 300 or more. */
   async rest(method: string, path: string, body?: unknown): Promise<unknown> {
     await this.ready();

@@ -22,6 +22,39 @@ export interface ReportMeta {
   chart?: string;
 }
 
+/** A control-plane latency: one figure per sample (ms), summarised by its p50 and p99. */
+export interface LatencyRow {
+  key: string;
+  label: string;
+  /** Key of the row (in the same group) this one is compared with. */
+  baseline?: string;
+  samples?: number;
+  p50?: number;
+  p99?: number;
+  detail?: string;
+  missing?: string;
+}
+
+/** A control-plane bulk load: `entries` of `asked` loaded in `seconds`. */
+export interface LoadRow {
+  key: string;
+  label: string;
+  baseline?: string;
+  asked: number;
+  entries?: number;
+  seconds?: number;
+  detail?: string;
+  missing?: string;
+}
+
+/** One subsection of the control-plane part: how its figures were taken, then their table. */
+export interface ControlGroup {
+  title: string;
+  method: string[];
+  latency?: LatencyRow[];
+  loads?: LoadRow[];
+}
+
 const f = (x: number, digits: number) => x.toFixed(digits);
 
 function compare(row: Row, byKey: Map<string, Row>): { ratio: string; delta: string; against: string } {
@@ -53,7 +86,54 @@ function table(rows: Row[], byKey: Map<string, Row>): string[] {
   return out;
 }
 
-export function markdown(rows: Row[], meta: ReportMeta): string {
+const ms = (x: number) => (x >= 100 ? f(x, 0) : x >= 10 ? f(x, 1) : x >= 1 ? f(x, 2) : f(x, 3));
+const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || b === 0 ? "n/a" : f(a / b, 2));
+
+/**
+ * A control-plane table: the row's label, `cells` (its figures, given the baseline row if any;
+ * right-aligned), the baseline's label, and the detail or why the row has no figures.
+ */
+function controlTable<R extends LatencyRow | LoadRow>(rows: R[], head: string[], cells: (r: R, base: R | undefined) => string[]): string[] {
+  const byKey = new Map(rows.map((r) => [r.key, r]));
+  const out = [`| ${head[0]} | ${head.slice(1).join(" | ")} | baseline | detail |`, `|---|${head.slice(1).map(() => "---:|").join("")}---|---|`];
+  for (const r of rows) {
+    const base = r.baseline ? byKey.get(r.baseline) : undefined;
+    out.push(`| ${r.label} | ${cells(r, base).join(" | ")} | ${base?.label ?? ""} | ${r.missing ?? r.detail ?? ""} |`);
+  }
+  return out;
+}
+
+function latencyTable(rows: LatencyRow[]): string[] {
+  const head = ["measurement", "samples", "p50 ms", "p99 ms", "ratio to baseline, p50", "ratio to baseline, p99"];
+  return controlTable(rows, head, (r, base) => {
+    if (r.missing) return ["–", "–", "–", "–", "–"];
+    return [String(r.samples), ms(r.p50!), ms(r.p99!), base ? ratio(r.p50, base.p50) : "", base ? ratio(r.p99, base.p99) : ""];
+  });
+}
+
+function loadTable(rows: LoadRow[]): string[] {
+  const perEntry = (r: LoadRow | undefined) => (r?.seconds !== undefined && r.entries ? r.seconds / r.entries : undefined);
+  const head = ["load", "entries asked", "entries loaded", "seconds", "entries/s", "ratio to baseline (time per entry)"];
+  return controlTable(rows, head, (r, base) => {
+    if (r.missing) return [String(r.asked), "–", "–", "–", "–"];
+    const rate = r.entries && r.seconds ? f(r.entries / r.seconds, 0) : "–";
+    return [String(r.asked), String(r.entries ?? 0), f(r.seconds!, 3), rate, base ? ratio(perEntry(r), perEntry(base)) : ""];
+  });
+}
+
+/** The control-plane part: each group's method, then its tables. */
+export function controlMarkdown(groups: ControlGroup[], intro: string[]): string[] {
+  if (groups.length === 0) return [];
+  const lines = ["## Control plane", "", ...intro.map((m) => `- ${m}`), ""];
+  for (const g of groups) {
+    lines.push(`### Control plane: ${g.title}`, "", ...g.method.map((m) => `- ${m}`), "");
+    if (g.latency?.length) lines.push(...latencyTable(g.latency), "");
+    if (g.loads?.length) lines.push(...loadTable(g.loads), "");
+  }
+  return lines;
+}
+
+export function markdown(rows: Row[], meta: ReportMeta, control: string[] = []): string {
   const byKey = new Map(rows.map((r) => [r.key, r]));
   const lines = [
     `# Benchmarks, ${meta.date}`,
@@ -79,6 +159,7 @@ export function markdown(rows: Row[], meta: ReportMeta): string {
     "",
     ...table(rows.filter((r) => r.section === "program"), byKey),
     "",
+    ...control,
     "## Notes",
     "",
     ...meta.notes.map((n) => `- ${n}`),

@@ -1,0 +1,2 @@
+// The CLI baseline: `bun build --compile` of this file is the smallest Bun executable.
+console.log("hello");
