@@ -11,10 +11,10 @@
 // returns DROP) fails the row instead of measuring the ring buffer.
 //
 // Timing: the kernel's own figure (bpf_test_run_opts.duration: ns per repetition over the loop,
-// without the syscall and the skb/xdp_buff set-up), averaged over CALLS calls of REPEAT
-// repetitions. The frame is not restored between repetitions, so REPEAT stays below what the
-// router's TTL allows (the router's frame is a fixed point otherwise: its ARP entry for the
-// sink names the input port's own MAC, so the rewritten destination MAC is accepted again).
+// without the syscall and the skb/xdp_buff set-up), averaged over the calls of a trial. The
+// frame is not restored between repetitions, so the router's calls stay below what its TTL
+// allows (its frame is a fixed point otherwise: its ARP entry for the sink names the input
+// port's own MAC, so the rewritten destination MAC is accepted again).
 //
 // The entry alone: our own copy of bpf/pcn_entry (built object, private maps, so no daemon
 // state is touched), with its hop DROP (map lookup + verdict), and with a hop CUBE into an
@@ -24,7 +24,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { BpfObject, closeProgramFd, programFdById, programInfo, testRun } from "../../src/lib/bpf/index.ts";
 import { NET } from "../lib/dut.ts";
-import { udpFrame } from "../lib/frame.ts";
+import { FLOW_PORT, udpFrame } from "../lib/frame.ts";
 import { Lab } from "../lib/lab.ts";
 import { Polycubed } from "../lib/polycubed.ts";
 import type { Row } from "../lib/report.ts";
@@ -32,9 +32,12 @@ import { sh } from "../lib/sh.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 const TRIALS = 15;
-const CALLS = 100;
-/** Below 254: the router decrements a TTL of 255 once per repetition. */
-const REPEAT = 250;
+/** Repetitions per call and calls per trial. An XDP call with more than one repetition costs
+ * milliseconds of set-up (the XDP dispatcher is re-pointed at the program and back), so few
+ * long calls; the kernel's figure leaves that set-up out either way. */
+const RUN = { repeat: 25_000, calls: 4 };
+/** The router decrements a TTL of 255 once per repetition: at most 254 (see the header). */
+const ROUTER_RUN = { repeat: 250, calls: 25 };
 
 type Mode = "TC" | "XDP_SKB";
 const TAG: Record<Mode, string> = { TC: "tc", XDP_SKB: "xdp" };
@@ -70,7 +73,7 @@ interface Case {
   fd: number;
   /** Extra check on the output frame of a call (e.g. the router's TTL). */
   check?(out: Uint8Array): string | undefined;
-  note?: string;
+  run: { repeat: number; calls: number };
   ns: number[];
   error?: string;
 }
@@ -86,6 +89,7 @@ interface Service {
   /** The frame's destination MAC (default: the sink's). */
   dstMac?: string;
   check?(out: Uint8Array): string | undefined;
+  run?: { repeat: number; calls: number };
 }
 
 const SERVICES: Service[] = [
@@ -109,9 +113,11 @@ const SERVICES: Service[] = [
       "arp-table": [{ address: `${NET.sinkIp}/32`, mac: ROUTER_IN_MAC, interface: "out" }],
     }),
     dstMac: ROUTER_IN_MAC,
+    run: ROUTER_RUN,
     check: (out) => {
       const ttl = out[out.length - 60 + 22];
-      return ttl === 255 - REPEAT ? undefined : `TTL after ${REPEAT} repetitions is ${ttl}, not ${255 - REPEAT}: not every repetition was forwarded`;
+      const want = 255 - ROUTER_RUN.repeat;
+      return ttl === want ? undefined : `TTL after ${ROUTER_RUN.repeat} repetitions is ${ttl}, not ${want}: not every repetition was forwarded`;
     },
   },
   {
@@ -132,6 +138,20 @@ const SERVICES: Service[] = [
       type,
       "blacklist-src": ["10.99.0.1", "10.99.0.2", "10.99.0.3", "10.99.0.4"].map((ip) => ({ ip })),
       "blacklist-dst": ["10.98.0.1", "10.98.0.2", "10.98.0.3", "10.98.0.4"].map((ip) => ({ ip })),
+    }),
+  },
+  {
+    name: "firewall", label: "firewall on the netdev (INGRESS: 8 rules, the last one accepts the flow; default DROP)", transparent: true, expect: "pass",
+    body: (type) => ({
+      type,
+      chain: [{
+        name: "INGRESS",
+        default: "DROP",
+        rule: [
+          ...Array.from({ length: 7 }, (_, i) => ({ id: i, src: `10.99.${i}.0/24`, l4proto: "TCP", dport: 1000 + i, action: "DROP" })),
+          { id: 7, src: `${NET.genIp}/32`, dst: `${NET.sinkIp}/32`, l4proto: "UDP", dport: FLOW_PORT, action: "FORWARD" },
+        ],
+      }],
     }),
   },
 ];
@@ -155,11 +175,11 @@ async function attachedProgram(dev: string, mode: Mode): Promise<number> {
   throw new Error(`${dev}: no ${mode === "TC" ? "TC ingress" : "XDP"} program attached`);
 }
 
-/** Mean of the kernel's ns per repetition over CALLS test runs; throws on an unexpected verdict. */
+/** Mean of the kernel's ns per repetition over the case's calls; throws on an unexpected verdict. */
 function trial(c: Case): number {
   let sum = 0;
-  for (let i = 0; i < CALLS; i++) {
-    const r = testRun(c.fd, { data: c.frame, repeat: REPEAT });
+  for (let i = 0; i < c.run.calls; i++) {
+    const r = testRun(c.fd, { data: c.frame, repeat: c.run.repeat });
     if (r.retval !== c.expect) {
       throw new Error(`verdict ${VERDICT_NAME[c.mode][r.retval] ?? r.retval}, expected ${VERDICT_NAME[c.mode][c.expect]}`);
     }
@@ -169,7 +189,7 @@ function trial(c: Case): number {
     }
     sum += r.duration;
   }
-  return sum / CALLS;
+  return sum / c.run.calls;
 }
 
 /** The rows of this scenario (none if no key of it is wanted); every failure ends up in its row. */
@@ -194,7 +214,7 @@ export async function pipelineRows(o: PipelineOptions): Promise<Row[]> {
     for (const mode of modes) {
       const t = TAG[mode];
       const base = `pipe-empty-${t}`;
-      const add = (c: Omit<Case, "ns" | "mode">) => cases.push({ ...c, mode, ns: [] });
+      const add = (c: Omit<Case, "ns" | "mode" | "run"> & { run?: Case["run"] }) => cases.push({ run: RUN, ...c, mode, ns: [] });
       // Baseline: the empty program of this kind.
       try {
         const obj = BpfObject.open(await Bun.file(join(ROOT, `build/out/bpf/pcn_empty.${mode === "TC" ? "tc" : "xdp"}.o`)).bytes(), "pcn_empty");
@@ -246,7 +266,7 @@ export async function pipelineRows(o: PipelineOptions): Promise<Row[]> {
           closers.push(() => closeProgramFd(fd));
           const info = programInfo(fd);
           if (info.name !== "pcn_entry") throw new Error(`${inDev} runs ${info.name}, not pcn_entry`);
-          add({ key, label, baseline: base, expect: V[s.expect][mode], frame: frame(dst, s.name === "router" ? 255 : 64), fd, check: s.check });
+          add({ key, label, baseline: base, expect: V[s.expect][mode], frame: frame(dst, s.name === "router" ? 255 : 64), fd, check: s.check, run: s.run ?? RUN });
         } catch (e) {
           o.log(`pipelines: ${label}: set-up failed: ${(e as Error).stack ?? e}`);
           add({ key, label, baseline: base, expect: 0, frame: frame(SINK_MAC), fd: -1, error: `set-up failed: ${(e as Error).message.split("\n")[0]}` });
@@ -300,11 +320,12 @@ export async function pipelineRows(o: PipelineOptions): Promise<Row[]> {
     const beyond = entry !== undefined && !c.key.startsWith("pipe-entry") && !c.key.startsWith("pipe-empty")
       ? `; beyond the entry (pcn_entry, hop into an empty slot): ${b - entry >= 0 ? "+" : ""}${(b - entry).toFixed(1)} ns`
       : "";
-    row.detail = `median ${xs[xs.length >> 1]!.toFixed(1)}, worst ${xs[xs.length - 1]!.toFixed(1)} ns${beyond}; every call ${VERDICT_NAME[c.mode][c.expect]}`;
+    row.detail = `median ${xs[xs.length >> 1]!.toFixed(1)}, worst ${xs[xs.length - 1]!.toFixed(1)} ns${beyond}; every call ${VERDICT_NAME[c.mode][c.expect]}` +
+      (c.run !== RUN ? `; ${c.run.calls} calls of ${c.run.repeat} repetitions per trial` : "");
     return row;
   });
 }
 
 /** The report's method line for these rows. */
 export const PIPELINE_METHOD =
-  `Pipeline rows (pipe-*): BPF_PROG_TEST_RUN of the pcn_entry program the daemon attached to a cube's input veth (found with bpftool, opened by id), so entry + tail calls + the cube's programs up to the final redirect, which test-run does not perform; TC rows run the TC entry on an skb (the entry sets cb[] itself: no context passed), XDP rows the XDP entry of an XDP_SKB cube. Timed by the kernel (duration: ns per repetition, without the syscall and buffer set-up), mean of ${CALLS} calls of ${REPEAT} repetitions per trial (the frame is not restored between repetitions; the router's TTL allows 254), best of ${TRIALS} interleaved rounds; "added ns/pkt" is over the empty program of the same kind timed the same way. Every call's verdict is checked (a slow-path frame would return DROP and fail the row).`;
+  `Pipeline rows (pipe-*): BPF_PROG_TEST_RUN of the pcn_entry program the daemon attached to a cube's input veth (found with bpftool, opened by id), so entry + tail calls + the cube's programs up to the final redirect, which test-run does not perform; TC rows run the TC entry on an skb (the entry sets cb[] itself: no context passed), XDP rows the XDP entry of an XDP_SKB cube. Timed by the kernel (duration: ns per repetition, without the syscall and buffer set-up), mean of ${RUN.calls} calls of ${RUN.repeat.toLocaleString("en")} repetitions per trial (the router: ${ROUTER_RUN.calls} calls of ${ROUTER_RUN.repeat}, as the frame is not restored between repetitions and its TTL allows 254; the kernel gives whole ns per call, rounded down, on every row alike), best of ${TRIALS} interleaved rounds; "added ns/pkt" is over the empty program of the same kind timed the same way. Every call's verdict is checked (a slow-path frame would return DROP and fail the row).`;
