@@ -8,7 +8,7 @@ import { Injector, isInjectorDevice } from "../lib/cube/injector.ts";
 import { netdevMac, netdevNames, netdevUsable } from "../lib/cube/netdevs.ts";
 import { decodeEvent, EV_PACKET } from "../lib/slowpath/events.ts";
 import { cubeLogger, daemonLog, LOG_LEVELS, type TaggedLogger } from "../lib/log.ts";
-import { diffConfig, ext, loadModule, type Schema } from "../lib/yang/index.ts";
+import { diffConfig, ext, findDataChild, loadModule, type Schema, type SchemaNode } from "../lib/yang/index.ts";
 import { RemoteServiceLink } from "../lib/remote/daemon-client.ts";
 import { ServiceError, type Change, type CubeControl, type CubeType, type Direction, type Json, type JsonObject, type LogLevel, type PathStep, type ServiceModule } from "../lib/sdk/types.ts";
 import type { AttachRequest, CubeSummary, DaemonCore, NetdevInfo, ServiceInfo } from "./core-api.ts";
@@ -50,6 +50,18 @@ function portsOf(config: JsonObject): PortConfig[] {
 }
 
 /** State overlaid on configuration: objects merge, lists of named entries merge by name. */
+/** The configuration nodes of a cube's data (read-only nodes dropped). */
+function configPart(node: SchemaNode, value: Json): Json {
+  if (Array.isArray(value)) return value.map((e) => configPart(node, e));
+  if (value === null || typeof value !== "object") return value;
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(value)) {
+    const c = findDataChild(node, k);
+    if (c?.config) out[k] = c.kind === "leaf" || c.kind === "leaf-list" ? v : configPart(c, v);
+  }
+  return out;
+}
+
 function overlay(base: Json, state: Json): Json {
   if (Array.isArray(base) && Array.isArray(state)) {
     const keyOf = (e: Json) => (e && typeof e === "object" && !Array.isArray(e) ? (e as JsonObject).name : undefined);
@@ -290,6 +302,7 @@ export class Core implements DaemonCore {
       throw e;
     }
     c.config = structuredClone(next);
+    if (svc.module.ownsConfig) await this.adoptServiceConfig(name);
     this.recordStacks();
     this.setLogLevel(c, String(next.loglevel ?? "INFO") as LogLevel);
   }
@@ -352,7 +365,19 @@ export class Core implements DaemonCore {
     const c = this.must(name);
     if (!c.control.action) throw new ServiceError(`${c.service} has no actions`, 405);
     const out = await this.serviceCall(c, () => c.control.action!(path, input));
+    if (this.svcs.get(c.service)?.module.ownsConfig) await this.adoptServiceConfig(name);
     return (out ?? undefined) as Json | undefined;
+  }
+
+  /** A service that owns its configuration: the stored one becomes what the service reports. */
+  private async adoptServiceConfig(name: string): Promise<void> {
+    const c = this.must(name);
+    const svc = this.svcs.get(c.service)!;
+    const live = configPart(svc.schema.root, await this.readCube(name)) as JsonObject;
+    for (const k of ["name", "uuid", "parent"]) delete live[k];
+    const stored: JsonObject = { ...c.config };
+    for (const [k, v] of Object.entries(live)) stored[k] = v;
+    c.config = stored;
   }
 
   /**

@@ -220,7 +220,7 @@ export class ServiceApi {
       if (n.errors.length) fail(n.errors);
       const value = n.value as JsonObject;
       applyDefaults(input, value);
-      const errors = checkTree(input, value, { field: field(t) });
+      const errors = checkTree(input, value, { field: field(t), actionInput: true });
       if (errors.length) fail(errors);
       const out = await this.core.action(t.cube!, t.steps, value);
       if (out === undefined || out === null) return emptyReply(201);

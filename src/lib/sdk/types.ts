@@ -133,6 +133,12 @@ export interface ServiceModule {
   kind: ServiceKind;
   /** The service's YANG model text. */
   yang: string;
+  /**
+   * The service keeps configuration of its own that actions change (the firewall's rules): after
+   * every change and every action the daemon stores the configuration nodes of what state()
+   * reports, so that later reads, writes and deletes of those entries see them.
+   */
+  ownsConfig?: boolean;
   /** Called after the cube's base state (name, type, ports) exists, with its whole validated config. */
   createCube(ctx: CubeContext, config: JsonObject): Promise<CubeControl> | CubeControl;
 }

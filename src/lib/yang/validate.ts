@@ -241,6 +241,11 @@ export interface TreeOptions {
   /** Check mandatory nodes and min-elements of state data too (documents with state). */
   withState?: boolean;
   field?: string;
+  /**
+   * The document is an action's input: its lists are sequences of operations (the firewall's
+   * batch), whose entries need not carry their keys and may repeat them, as in the original.
+   */
+  actionInput?: boolean;
 }
 
 class TreeChecker {
@@ -336,7 +341,9 @@ class TreeChecker {
       if (!isObject(e)) return;
       const ef = entryField(c, f, e, i);
       const keys = entryKeys(c, e);
-      if (!keys) {
+      if (this.o.actionInput) {
+        // operation lists: no key checks
+      } else if (!keys) {
         for (const k of c.keys ?? []) if (e[k] === undefined || e[k] === null) this.err("missing-attribute", `${ef}.${k}`, `${ef}: key ${k} is missing`);
       } else if (c.keys?.length) {
         const id = JSON.stringify(keys);

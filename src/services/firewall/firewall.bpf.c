@@ -152,15 +152,15 @@ static __always_inline __u64 ct_timeout(__u32 proto, __u8 established) {
   return CT_TIMEOUT_ICMP;
 }
 
+/* Index of the lowest set bit of x (x != 0), without branches: isolate the bit, then a de
+ * Bruijn multiplication names it. Branches here would multiply the verifier's paths. */
+static const __u8 fw_debruijn[64] = {
+    0,  1,  48, 2,  57, 49, 28, 3,  61, 58, 50, 42, 38, 29, 17, 4,  62, 55, 59, 36, 53, 51,
+    43, 22, 45, 39, 33, 30, 24, 18, 12, 5,  63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21,
+    44, 32, 23, 11, 46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9,  13, 8,  7,  6};
+
 static __always_inline __u32 ctz64(__u64 x) {
-  __u32 n = 0;
-  if (!(x & 0xffffffffULL)) { n += 32; x >>= 32; }
-  if (!(x & 0xffffULL)) { n += 16; x >>= 16; }
-  if (!(x & 0xffULL)) { n += 8; x >>= 8; }
-  if (!(x & 0xfULL)) { n += 4; x >>= 4; }
-  if (!(x & 0x3ULL)) { n += 2; x >>= 2; }
-  if (!(x & 0x1ULL)) n += 1;
-  return n;
+  return fw_debruijn[((x & -x) * 0x03f79d71b4ca8b09ULL) >> 58];
 }
 
 static __always_inline struct fw_bitmap *field_lookup(__u32 slot, __u32 field, __u32 value) {
@@ -272,40 +272,41 @@ static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {
   __u32 default_action = ch->default_action;
   struct fw_gen *g = bpf_map_lookup_elem(&fw_gens, &slot);
   __u32 nwords = g ? g->nwords : 0;
-  __u32 used = g ? g->fields : 0;
   __u32 match = FW_RULES_MAX;
 
   if (nwords) {
-    struct fw_bitmap *bsrc = 0, *bdst = 0, *bproto = 0, *bsport = 0, *bdport = 0, *bflags = 0, *bct = 0;
-    if (used & FW_USE_SRC) {
-      struct fw_lpm_key k = {.prefixlen = 64, .slot = slot, .addr = ip->saddr};
-      if (!(bsrc = bpf_map_lookup_elem(&fw_src, &k))) goto nomatch;
-    }
-    if (used & FW_USE_DST) {
-      struct fw_lpm_key k = {.prefixlen = 64, .slot = slot, .addr = ip->daddr};
-      if (!(bdst = bpf_map_lookup_elem(&fw_dst, &k))) goto nomatch;
-    }
-    if ((used & (1 << FW_F_PROTO)) && !(bproto = field_lookup(slot, FW_F_PROTO, proto))) goto nomatch;
-    if ((used & (1 << FW_F_SPORT)) && !(bsport = field_lookup(slot, FW_F_SPORT, sport))) goto nomatch;
-    if ((used & (1 << FW_F_DPORT)) && !(bdport = field_lookup(slot, FW_F_DPORT, dport))) goto nomatch;
-    if ((used & (1 << FW_F_FLAGS)) && !(bflags = field_lookup(slot, FW_F_FLAGS, flags))) goto nomatch;
-    if ((used & (1 << FW_F_CT)) && !(bct = field_lookup(slot, FW_F_CT, ct_state))) goto nomatch;
+    /* Every field is looked up, used by a rule or not (an unused one finds its all-ones
+     * wildcard): one path into the scan, which keeps the verifier's work small. */
+    struct fw_lpm_key ks = {.prefixlen = 64, .slot = slot, .addr = ip->saddr};
+    struct fw_bitmap *bsrc = bpf_map_lookup_elem(&fw_src, &ks);
+    if (!bsrc) goto nomatch;
+    struct fw_lpm_key kd = {.prefixlen = 64, .slot = slot, .addr = ip->daddr};
+    struct fw_bitmap *bdst = bpf_map_lookup_elem(&fw_dst, &kd);
+    if (!bdst) goto nomatch;
+    struct fw_bitmap *bproto = field_lookup(slot, FW_F_PROTO, proto);
+    if (!bproto) goto nomatch;
+    struct fw_bitmap *bsport = field_lookup(slot, FW_F_SPORT, sport);
+    if (!bsport) goto nomatch;
+    struct fw_bitmap *bdport = field_lookup(slot, FW_F_DPORT, dport);
+    if (!bdport) goto nomatch;
+    struct fw_bitmap *bflags = field_lookup(slot, FW_F_FLAGS, flags);
+    if (!bflags) goto nomatch;
+    struct fw_bitmap *bct = field_lookup(slot, FW_F_CT, ct_state);
+    if (!bct) goto nomatch;
 
+    __u64 hit = 0;
+    __u32 word = 0;
+#pragma clang loop unroll(disable)
     for (__u32 i = 0; i < FW_WORDS; i++) {
       if (i >= nwords) break;
-      __u64 x = ~0ULL;
-      if (bsrc) x &= bsrc->w[i];
-      if (bdst) x &= bdst->w[i];
-      if (bproto) x &= bproto->w[i];
-      if (bsport) x &= bsport->w[i];
-      if (bdport) x &= bdport->w[i];
-      if (bflags) x &= bflags->w[i];
-      if (bct) x &= bct->w[i];
+      __u64 x = bsrc->w[i] & bdst->w[i] & bproto->w[i] & bsport->w[i] & bdport->w[i] & bflags->w[i] & bct->w[i];
       if (x) {
-        match = i * 64 + ctz64(x);
+        hit = x;
+        word = i;
         break;
       }
     }
+    if (hit) match = word * 64 + ctz64(hit);
   }
 nomatch:;
 

@@ -201,8 +201,7 @@ export function compileChain(rules: Rule[], slot: number) {
   const fields: Array<[Uint8Array, Uint8Array]> = [];
   let used = 0;
   for (const [which, list, bit] of [["srcNet", src, USE_SRC], ["dstNet", dst, USE_DST]] as const) {
-    if (!rules.some((r) => r[which])) continue;
-    used |= bit;
+    if (rules.some((r) => r[which])) used |= bit;
     const prefixes = new Map<string, [number, number]>([["0/0", [0, 0]]]);
     for (const r of rules) if (r[which]) prefixes.set(`${r[which]![0]}/${r[which]![1]}`, r[which]!);
     for (const [net, len] of prefixes.values()) {
@@ -212,8 +211,7 @@ export function compileChain(rules: Rule[], slot: number) {
     }
   }
   const exact = (field: number, get: (r: Rule) => number | undefined) => {
-    if (!rules.some((r) => get(r) !== undefined)) return;
-    used |= 1 << field;
+    if (rules.some((r) => get(r) !== undefined)) used |= 1 << field;
     const values = new Set<number>();
     for (const r of rules) if (get(r) !== undefined) values.add(get(r)!);
     for (const v of values) fields.push([fieldKey(slot, field, v), bitmapOf(rules, (r) => get(r) === undefined || get(r) === v)]);
@@ -226,8 +224,8 @@ export function compileChain(rules: Rule[], slot: number) {
   if (rules.some((r) => r.flags)) {
     used |= 1 << F_FLAGS;
     for (let f = 0; f < 256; f++) fields.push([fieldKey(slot, F_FLAGS, f), bitmapOf(rules, (r) => !r.flags || (f & r.flags[0]) === r.flags[1])]);
-    fields.push([fieldKey(slot, F_FLAGS, WILDCARD), bitmapOf(rules, (r) => !r.flags)]);
   }
+  fields.push([fieldKey(slot, F_FLAGS, WILDCARD), bitmapOf(rules, (r) => !r.flags)]);
   return { src, dst, fields, used, nwords: Math.ceil(rules.length / 64) };
 }
 
@@ -567,5 +565,5 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
   };
 }
 
-export const firewall: ServiceModule = { name: "firewall", kind: "transparent", yang, createCube };
+export const firewall: ServiceModule = { name: "firewall", kind: "transparent", yang, createCube, ownsConfig: true };
 export default firewall;
