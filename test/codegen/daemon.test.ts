@@ -6,12 +6,12 @@ import { join } from "node:path";
 import { writeSkeleton } from "../../src/lib/codegen/writer.ts";
 import { serveRemoteService } from "../../src/lib/remote/service-host.ts";
 import type { ServiceModule } from "../../src/lib/sdk/types.ts";
-import { Daemon } from "../lib/daemon.ts";
+import { Daemon, freePort } from "../lib/daemon.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const TMP = join(ROOT, "build", `tmp-codegen-${process.pid}-daemon`);
 const daemon = new Daemon();
-const port = 30000 + Math.floor(Math.random() * 20000);
+const port = freePort();
 let server: { stop(): Promise<void> } | undefined;
 
 beforeAll(async () => {

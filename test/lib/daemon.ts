@@ -13,9 +13,17 @@ export function polycube(): string[] {
   return existsSync(compiled) ? [compiled] : [join(root, "node_modules/.bin/bun"), join(root, "src/polycube.ts")];
 }
 
+/** A TCP port nothing listens on now: the kernel picks it, so parallel test files do not collide. */
+export function freePort(): number {
+  const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
+  const port = probe.port!;
+  probe.stop(true);
+  return port;
+}
+
 export class Daemon {
   readonly dir = mkdtempSync(join(tmpdir(), "tpcd-"));
-  readonly port = 20000 + Math.floor(Math.random() * 20000);
+  readonly port = freePort();
   private proc?: Subprocess;
 
   get url(): string {

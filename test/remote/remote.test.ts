@@ -2,13 +2,13 @@
 // Users see the same REST paths and CLI commands as for a local service.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
-import { Daemon } from "../lib/daemon.ts";
+import { Daemon, freePort } from "../lib/daemon.ts";
 import { startRemoteService } from "../lib/remote-service.ts";
 import { Topology } from "../lib/netns.ts";
 
 const topo = new Topology("trem");
 const daemon = new Daemon();
-const servicePort = 30000 + Math.floor(Math.random() * 20000);
+const servicePort = freePort();
 let service: Subprocess | undefined;
 let h1: ReturnType<Topology["host"]>;
 let h2: ReturnType<Topology["host"]>;

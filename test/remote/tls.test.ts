@@ -3,14 +3,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
 import { join } from "node:path";
-import { Daemon } from "../lib/daemon.ts";
+import { Daemon, freePort } from "../lib/daemon.ts";
 import { startRemoteService } from "../lib/remote-service.ts";
 import { Topology, sh, type Host } from "../lib/netns.ts";
 
 const topo = new Topology("ttls");
 const daemon = new Daemon();
 const pki = join(daemon.dir, "pki");
-const servicePort = 30000 + Math.floor(Math.random() * 20000);
+const servicePort = freePort();
 const services: Subprocess[] = [];
 let h1: Host;
 let h2: Host;
@@ -65,7 +65,7 @@ describe("remote service over TLS", () => {
   });
 
   test("a service whose certificate does not name its address is refused", async () => {
-    const otherPort = servicePort + 1;
+    const otherPort = freePort();
     await startService(otherPort, "misnamed");
     await daemon.start(["--remote-cacert", join(pki, "ca.crt"), "--remote-cert", join(pki, "daemon.crt"), "--remote-key", join(pki, "daemon.key")]);
     try {
