@@ -220,7 +220,7 @@ export class Core implements DaemonCore {
       const info = new Map(portInfos(this.fabric, c.fabric).map((p) => [p.name, p]));
       for (const p of (out.ports ?? []) as JsonObject[]) {
         const fp = c.fabric.ports.get(String(p.name));
-        p.uuid = `${c.uuid.slice(0, 24)}${String(fp?.id ?? 0).padStart(12, "0")}`;
+        if (fp) p.uuid = fp.uuid;
         p.status = info.get(String(p.name))?.status ?? "DOWN";
         p.peer = fp?.peer ?? "";
         if (fp?.tcubes.length) p.tcubes = [...fp.tcubes];

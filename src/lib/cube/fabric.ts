@@ -17,6 +17,7 @@ const EGRESS = 1;
 export interface FabricPort {
   readonly name: string;
   readonly id: number;
+  readonly uuid: string;
   peer: string;
   /** Transparent cubes on this port; index 0 is nearest the cube. */
   tcubes: string[];
@@ -146,7 +147,7 @@ export class Fabric {
     const used = new Set([...c.ports.values()].map((p) => p.id));
     let id = 0;
     while (used.has(id)) id++;
-    const p: FabricPort = { name: port, id, peer, tcubes: [] };
+    const p: FabricPort = { name: port, id, uuid: crypto.randomUUID(), peer, tcubes: [] };
     c.ports.set(port, p);
     await this.relink();
     return p;
