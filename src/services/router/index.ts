@@ -5,7 +5,7 @@
 // yet resolved: those packets wait in a queue while an ARP request goes out, and are
 // re-injected on their input port once the neighbour answers.
 import { be32, bytes, ipv4, mac, struct, u32 } from "../../lib/bpf/codec.ts";
-import type { CubeContext, CubeControl, Json, JsonObject, PacketIn, ServiceModule } from "../../lib/sdk/types.ts";
+import { deleteAll, ServiceError, setAll, type CubeContext, type CubeControl, type Json, type JsonObject, type PacketIn, type ServiceModule } from "../../lib/sdk/types.ts";
 import { ArpTable } from "./arp.ts";
 import { addressFacing, buildModel, portOfAddress, pruneLearned, type RouterModel, type RouterPort } from "./model.ts";
 import {
@@ -34,21 +34,44 @@ const arpValue = struct<{ mac: string; pad: Uint8Array; port: number }>(12, {
 });
 const pad2 = new Uint8Array(2);
 
-/** Writes a map's wanted contents and deletes what an earlier write left that is no longer wanted. */
+/** Entries of the datapath's tables (router.bpf.c). */
+export const ROUTES_SIZE = 65536;
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * Keeps a map equal to wanted contents, writing only what changed (in batches). After a failed
+ * write it no longer trusts what it wrote: the next replace reads the map back.
+ */
 class MapMirror {
-  private written = new Map<string, Uint8Array>();
+  private written: Map<string, [Uint8Array, Uint8Array]> | undefined = new Map();
   constructor(private readonly map: ReturnType<CubeContext["map"]>) {}
 
   async replace(want: Map<string, [Uint8Array, Uint8Array]>): Promise<void> {
-    for (const [id, [k, v]] of want) await this.map.set(k, v);
-    for (const [id, k] of this.written) if (!want.has(id)) await this.map.delete(k);
-    this.written = new Map([...want].map(([id, [k]]) => [id, k]));
+    const known = this.written;
+    this.written = undefined;
+    const writes = [...want.values()].filter(([k, v]) => {
+      const w = known?.get(keyId(k));
+      return !w || !sameBytes(w[1], v);
+    });
+    const wantKeys = new Set([...want.values()].map(([k]) => keyId(k)));
+    const present = known ? [...known.values()].map(([k]) => k) : (await this.map.entries()).map(([k]) => k);
+    // Deletes first: a full table must make room before it takes new entries.
+    await deleteAll(this.map, present.filter((k) => !wantKeys.has(keyId(k))));
+    await setAll(this.map, writes);
+    this.written = new Map([...want.values()].map(([k, v]) => [keyId(k), [k, v]]));
   }
 
-  async set(id: string, k: Uint8Array, v: Uint8Array): Promise<void> {
+  async set(k: Uint8Array, v: Uint8Array): Promise<void> {
     await this.map.set(k, v);
-    this.written.set(id, k);
+    this.written?.set(keyId(k), [k, v]);
   }
+}
+
+function keyId(k: Uint8Array): string {
+  return Array.from(k, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeControl> {
@@ -73,13 +96,11 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
     await arpMap.replace(want);
   };
 
-  const sync = async (cfg: JsonObject) => {
-    const next = buildModel(cfg, portIds(), macs);
-    model = next;
-    pruneLearned(arp, model);
+  /** Makes the datapath's tables those of a model. */
+  const writeModel = async (m: RouterModel) => {
     const ports = new Map<string, [Uint8Array, Uint8Array]>();
     const ips = new Map<string, [Uint8Array, Uint8Array]>();
-    for (const p of model.ports.values()) {
+    for (const p of m.ports.values()) {
       ports.set(p.name, [u32.encode(p.id), portValue.encode({ mac: p.mac, pad: pad2 })]);
       for (const a of p.addresses) {
         const ip = a.split("/")[0]!;
@@ -87,16 +108,33 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
       }
     }
     const routes = new Map<string, [Uint8Array, Uint8Array]>();
-    for (const r of model.routes.bestRoutes()) {
-      const port = model.ports.get(r.interface)!;
+    for (const r of m.routes.bestRoutes()) {
+      const port = m.ports.get(r.interface)!;
       const pre = parsePrefix(r.network);
       const nexthop = r.nexthop === LOCAL ? 0 : ipToNumber(r.nexthop);
       routes.set(r.network, [rtKey.encode({ prefixlen: pre.len, ip: r.network.split("/")[0]! }), rtValue.encode({ nexthop, port: port.id })]);
     }
+    if (routes.size > ROUTES_SIZE) throw new ServiceError(`${routes.size} routes: the routing table holds ${ROUTES_SIZE}`, 400, "invalid-value", "route");
     await portsMap.replace(ports);
     await ipsMap.replace(ips);
     await routesMap.replace(routes);
     await writeArp();
+  };
+
+  // A change the kernel refuses (a full table) leaves both the model and the tables as they were.
+  const sync = async (cfg: JsonObject) => {
+    const next = buildModel(cfg, portIds(), macs);
+    const previous = model as RouterModel | undefined;
+    model = next;
+    pruneLearned(arp, model);
+    try {
+      await writeModel(next);
+    } catch (e) {
+      if (!previous) throw e;
+      model = previous;
+      await writeModel(previous).catch((again) => ctx.log.error(`cannot restore the tables: ${(again as Error).message}`));
+      throw e instanceof ServiceError ? e : new ServiceError(`routing tables: ${(e as Error).message}`, 507);
+    }
   };
 
   const send = (port: RouterPort, frame: Uint8Array | undefined) => (frame ? ctx.packetOut(port.id, frame) : Promise.resolve());
@@ -115,7 +153,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
     // Learn neighbours that are on this port's networks, from their requests and replies.
     if (a.senderIp !== "0.0.0.0" && addressFacing(inPort, a.senderIp)) {
       const learned = arp.learn(a.senderIp, a.senderMac, inPort.name);
-      if (learned) await arpMap.set(a.senderIp, ipv4.encode(a.senderIp), arpValue.encode({ mac: a.senderMac, pad: pad2, port: inPort.id }));
+      if (learned) await arpMap.set(ipv4.encode(a.senderIp), arpValue.encode({ mac: a.senderMac, pad: pad2, port: inPort.id }));
       const waiting = arp.takePending(a.senderIp);
       for (const p of waiting) await ctx.packetOut(p.inPort, p.frame, { recirculate: true });
       if (waiting.length) ctx.log.debug(`${a.senderIp} resolved: ${waiting.length} queued packet(s) re-injected`);

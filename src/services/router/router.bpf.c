@@ -33,7 +33,7 @@ struct arp_entry {
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 32);
+  __uint(max_entries, PCN_MAX_PORTS);
   __type(key, __u32);
   __type(value, struct r_port);
 } router_port SEC(".maps");
@@ -46,9 +46,10 @@ struct {
   __type(value, __u32);
 } router_ips SEC(".maps");
 
+/* ROUTES_SIZE in index.ts. */
 struct {
   __uint(type, BPF_MAP_TYPE_LPM_TRIE);
-  __uint(max_entries, 1024);
+  __uint(max_entries, 65536);
   __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, struct rt_key);
   __type(value, struct rt_entry);
@@ -56,7 +57,8 @@ struct {
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 1024);
+  __uint(max_entries, 16384);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, __u32);
   __type(value, struct arp_entry);
 } arp_table SEC(".maps");

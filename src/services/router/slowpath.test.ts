@@ -142,3 +142,26 @@ describe("router slow path", () => {
     await cube.destroy!();
   });
 });
+
+describe("a change the kernel refuses", () => {
+  test("leaves the tables and the routes shown as they were", async () => {
+    const { ctx, maps } = fakeContext([{ id: 0, name: "p1", peer: "", status: "UP" }, { id: 1, name: "p2", peer: "", status: "UP" }]);
+    const control = await router.createCube(ctx, config);
+    const routes = maps.get("routing_table")!;
+    const before = new Map(routes.data);
+    // The routing table is full: every further write fails, as the kernel's E2BIG would.
+    const full = Object.assign(new Error("Argument list too long"), { errno: 7 });
+    const set = routes.set;
+    routes.set = async () => { throw full; };
+    const next = { ...config, route: [{ network: "10.9.0.0/16", nexthop: "10.0.1.9" }] };
+    await expect(control.apply!([], next)).rejects.toThrow(/routing tables: Argument list too long/);
+    routes.set = set;
+    expect(new Map(routes.data)).toEqual(before);
+    const shown = JSON.stringify(await control.state!());
+    expect(shown).not.toContain("10.9.0.0/16");
+    // The next accepted change goes through, and the tables follow it.
+    await control.apply!([], next);
+    expect(routes.data.size).toBe(before.size + 1);
+    expect(JSON.stringify(await control.state!())).toContain("10.9.0.0/16");
+  });
+});
