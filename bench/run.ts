@@ -18,6 +18,7 @@ import { measureProgram, type ProgramCase } from "./lib/programs.ts";
 import { controlMarkdown, markdown, svgChart, type ControlGroup, type Row } from "./lib/report.ts";
 import { linuxScenarios } from "./scenarios/linux.ts";
 import { polycubeScenarios } from "./scenarios/polycube.ts";
+import { firewallScenarios } from "./scenarios/firewall.ts";
 import { PIPELINE_METHOD, pipelineRows } from "./scenarios/pipelines.ts";
 import { Polycubed } from "./lib/polycubed.ts";
 import { bulkLoads, cliWallTime, createRestCube, cubeLifecycle, REST_CUBE, restLatency, type ControlOptions } from "./scenarios/control.ts";
@@ -72,7 +73,7 @@ function buildPrograms(): void {
 
 /** Each path row, in order. The polycube rows come from the extension point in scenarios/polycube.ts. */
 function pathScenarios(pcn: Polycubed): DeviceUnderTest[] {
-  return [...linuxScenarios, ...polycubeScenarios(pcn)];
+  return [...linuxScenarios, ...polycubeScenarios(pcn), ...firewallScenarios(pcn)];
 }
 
 function programCases(gen: Generator, sink: Sink): ProgramCase[] {
