@@ -223,7 +223,7 @@ async function main(): Promise<void> {
     notes: [
       `Whole run: ${minutes} min.`,
       "Polycube rows (simplebridge, bridge, router): cubes made over the REST API of a polycubed started for the run (build/out/polycubed), their ports peered with the path's two veths in the root namespace; every cube has a static FDB or ARP entry for the sink (which never answers), so that no packet takes the slow path. Chains: simplebridges joined port to port; \"per added cube\" divides the added ns/pkt by the cubes added to the single bridge.",
-      "Not measured yet: firewall/NAT/LB rows.",
+      "Not measured yet: NAT and load-balancer rows.",
     ],
     chart: undefined as string | undefined,
   };
