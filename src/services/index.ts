@@ -4,9 +4,11 @@ import bridge from "./bridge/index.ts";
 import ddosmitigator from "./ddosmitigator/index.ts";
 import firewall from "./firewall/index.ts";
 import helloworld from "./helloworld/index.ts";
+import nat from "./nat/index.ts";
+import lbrp from "./lbrp/index.ts";
 import router from "./router/index.ts";
 import simplebridge from "./simplebridge/index.ts";
 import simpleforwarder from "./simpleforwarder/index.ts";
 import transparenthelloworld from "./transparenthelloworld/index.ts";
 
-export const builtinServices: ServiceModule[] = [simplebridge, simpleforwarder, router, helloworld, transparenthelloworld, bridge, ddosmitigator, firewall];
+export const builtinServices: ServiceModule[] = [simplebridge, simpleforwarder, router, helloworld, transparenthelloworld, bridge, ddosmitigator, firewall, lbrp, nat];
