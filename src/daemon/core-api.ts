@@ -1,7 +1,7 @@
 // The contract between the daemon's REST layer (src/lib/rest) and its core (src/daemon/core.ts).
 // The REST layer turns requests into whole validated configurations; the core owns cubes,
 // ports, peers, attachments and the services, and reports refusals as ServiceError.
-import type { Json, JsonObject, PathStep, ServiceKind } from "../lib/sdk/types.ts";
+import type { Change, Json, JsonObject, PathStep, ServiceKind } from "../lib/sdk/types.ts";
 
 export interface ServiceInfo {
   name: string;
@@ -53,14 +53,14 @@ export interface DaemonCore {
   cubeService(name: string): string | undefined;
   cubeSummary(name: string): CubeSummary | undefined;
 
-  /** Stored configuration of a cube (defaults applied), without state. */
+  /** Stored configuration of a cube (defaults applied), without state: a copy the caller may change. */
   cubeConfig(name: string): JsonObject | undefined;
   /** Configuration plus state, as a GET of the cube shows it. */
   readCube(name: string): Promise<JsonObject>;
   /** `config` has been validated against the service's model and has its defaults. */
   createCube(service: string, config: JsonObject): Promise<void>;
-  /** Replaces the whole configuration; the core diffs it against the stored one. */
-  updateCube(name: string, next: JsonObject): Promise<void>;
+  /** Replaces the whole configuration; the core diffs it against the stored one unless the caller hands it that diff. */
+  updateCube(name: string, next: JsonObject, changes?: Change[]): Promise<void>;
   deleteCube(name: string): Promise<void>;
   action(name: string, path: PathStep[], input: JsonObject): Promise<Json | undefined>;
 

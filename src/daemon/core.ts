@@ -31,6 +31,8 @@ interface CubeEntry {
   log: TaggedLogger;
   /** Transparent cubes: the parent the service was last told about. */
   parent: string;
+  /** Transparent cubes: the parent's configuration it was last told about (JSON). */
+  parentSeen?: string;
 }
 
 interface PortConfig {
@@ -65,7 +67,9 @@ function configPart(node: SchemaNode, value: Json): Json {
 function overlay(base: Json, state: Json): Json {
   if (Array.isArray(base) && Array.isArray(state)) {
     const keyOf = (e: Json) => (e && typeof e === "object" && !Array.isArray(e) ? (e as JsonObject).name : undefined);
-    if (!state.every((e) => keyOf(e) !== undefined)) return state;
+    // Entries merge by name only where the names tell them apart (ports); other lists are the service's.
+    const names = state.map(keyOf);
+    if (names.some((n) => n === undefined) || new Set(names).size !== names.length) return state;
     const out = base.map((b) => {
       const s = state.find((x) => keyOf(x) === keyOf(b));
       return s === undefined ? b : overlay(b, s);
@@ -284,11 +288,12 @@ export class Core implements DaemonCore {
     for (const p of ports) this.fabric.checkPeer(probe, p.name, p.peer ?? "");
   }
 
-  async updateCube(name: string, next: JsonObject): Promise<void> {
+  /** `changes`, when given, is the diff of the stored configuration to `next` (the REST layer has it already). */
+  async updateCube(name: string, next: JsonObject, known?: Change[]): Promise<void> {
     const c = this.must(name);
     const svc = this.svcs.get(c.service)!;
     const before = c.config;
-    const changes = diffConfig(svc.schema.root, before, next);
+    const changes = known ?? diffConfig(svc.schema.root, before, next);
     if (!changes.length) return;
     if (next.span === true) throw new ServiceError("Span mode is not present in no-shadow services", 400, "invalid-value", "span");
     if (c.fabric.kind === "standard") {
@@ -387,10 +392,13 @@ export class Core implements DaemonCore {
   private recordStacks(): void {
     for (const c of this.cubes.values()) {
       if (c.fabric.kind !== "standard") {
-        if (c.parent !== c.fabric.parent) {
+        const cfg = this.parentConfig(c.fabric.parent);
+        const seen = JSON.stringify(cfg ?? null);
+        if (c.parent !== c.fabric.parent || c.parentSeen !== seen) {
           c.parent = c.fabric.parent;
+          c.parentSeen = seen;
           if (!c.parent) delete c.config.parent;
-          Promise.resolve(c.control.parentChanged?.(c.parent)).catch((e) => c.log.error(`parent change: ${(e as Error).message}`));
+          Promise.resolve(c.control.parentChanged?.(c.parent, cfg)).catch((e) => c.log.error(`parent change: ${(e as Error).message}`));
         }
         continue;
       }
@@ -400,6 +408,17 @@ export class Core implements DaemonCore {
         else delete p.tcubes;
       }
     }
+  }
+
+  /** What a transparent cube is told of its parent: the port's stored configuration (without the base's `tcubes`), or a netdev's name. */
+  private parentConfig(parent: string): JsonObject | undefined {
+    if (!parent) return undefined;
+    const cp = splitPeer(parent);
+    if (!cp) return { name: parent };
+    const port = ((this.cubes.get(cp[0])?.config.ports ?? []) as JsonObject[]).find((p) => p.name === cp[1]);
+    if (!port) return undefined;
+    const { tcubes: _, ...rest } = structuredClone(port);
+    return rest;
   }
 
   // ---- links -------------------------------------------------------------------------------
@@ -455,13 +474,15 @@ export class Core implements DaemonCore {
     const t = this.cubes.get(req.cube);
     if (!t) throw new ServiceError(`Cube ${req.cube} does not exist`, 400);
     await this.fabric.attach(req.cube, req.port, { position: req.position, before: req.before, after: req.after });
+    const cfg = this.parentConfig(req.port);
     try {
-      await this.serviceCall(t, () => t.control.parentChanged?.(req.port));
+      await this.serviceCall(t, () => t.control.parentChanged?.(req.port, cfg));
     } catch (e) {
       await this.fabric.detach(req.cube, req.port);
       throw e;
     }
     t.parent = req.port;
+    t.parentSeen = JSON.stringify(cfg ?? null);
     if (!req.port.includes(":")) t.config.parent = req.port;
     this.recordStacks();
   }

@@ -19,7 +19,7 @@ const ROOT2 = "10.217.2.254";
 const H1B = "10.217.1.5";
 const PORT = 18080;
 const PORT2 = 18081;
-const servers: Array<ReturnType<typeof Bun.listen>> = [];
+const servers: Array<{ stop(closeActive?: boolean): void }> = [];
 
 function ping(from: Host, to: string, count: number, src?: string): boolean {
   const args = ["ip", "netns", "exec", from.ns, "ping", "-c", String(count), "-W", "1", "-i", "0.2", ...(src ? ["-I", src] : []), to];
@@ -88,7 +88,10 @@ for (const type of ["TC", "XDP_SKB"]) {
         expect(ping(h1, ROOT1, 2, H1B)).toBe(true);
         expect(ping(h1, ROOT1, 3)).toBe(false);
         const s = await stats(fw);
-        expect(s.map((e) => [e.id, e.pkts, e.bytes])).toEqual([[0, 2, 196], [1, 3, 294], [2, 0, 0]]);
+        // The rules' counters are exact. The default's (id 2) is not checked: late segments of the
+        // previous mode's TCP connections from h1 may still arrive and fall to it.
+        expect(s.filter((e) => e.id !== 2).map((e) => [e.id, e.pkts, e.bytes])).toEqual([[0, 2, 196], [1, 3, 294]]);
+        expect(s.map((e) => e.id)).toEqual([0, 1, 2]);
         expect(await cli(fw, "chain", "INGRESS", "stats", "0", "show", "bytes")).toBe("196");
         expect(await cli(fw, "chain", "INGRESS", "stats", "show", "-yaml")).toContain("bytes: 196");
 

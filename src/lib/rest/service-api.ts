@@ -163,7 +163,7 @@ export class ServiceApi {
   private stored(t: Target): JsonObject {
     const c = this.core.cubeService(t.cube!) === t.service ? this.core.cubeConfig(t.cube!) : undefined;
     if (!c) throw RestError.tagged("data-missing", t.cube!, `cube ${t.cube} does not exist`);
-    return { ...structuredClone(c), name: t.cube! };
+    return { ...c, name: t.cube! }; // cubeConfig hands out a copy of its own
   }
 
   /** Validates the whole next configuration and hands it to the core. */
@@ -176,7 +176,7 @@ export class ServiceApi {
       for (const s of c.path) node = node && findDataChild(node, s.node);
       if (node?.initOnly) throw RestError.tagged("invalid-value", c.where.slice(1), `${c.where.slice(1)} can be set only at creation`);
     }
-    if (changes.length) await this.core.updateCube(t.cube!, next);
+    if (changes.length) await this.core.updateCube(t.cube!, next, changes);
   }
 
   // --- sub-resources ------------------------------------------------------------------------
