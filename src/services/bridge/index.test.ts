@@ -2,25 +2,12 @@
 // configuration, flooding within a VLAN with per-port tagging, and BPDUs per VLAN. The kernel
 // datapath is covered by test/datapath/bridge.test.ts.
 import { afterEach, describe, expect, test } from "bun:test";
-import type { CubeContext, CubeControl, JsonObject, MapAccess, PortInfo } from "../../lib/sdk/types.ts";
+import type { CubeControl, JsonObject, PortInfo } from "../../lib/sdk/types.ts";
+import { memoryContext } from "../../../test/lib/memory-context.ts";
 import { fdbValue } from "../simplebridge/fdb.ts";
 import { bpduFrame, encodeFdbKey, isTagged, parseBpduFrame, pvKey, pvVal } from "./frames.ts";
 import bridge, { REASON_BPDU, REASON_FLOODING } from "./index.ts";
 import { bridgeIdOf, PortState } from "./stp.ts";
-
-function memoryMap(): MapAccess {
-  const data = new Map<string, Uint8Array>();
-  const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
-  return {
-    keySize: 0, valueSize: 0,
-    async get(k) { return data.get(hex(k)); },
-    async getPerCpu() { return undefined; },
-    async set(k, v) { data.set(hex(k), v.slice()); },
-    async delete(k) { return data.delete(hex(k)); },
-    async entries() { return [...data].map(([k, v]) => [Uint8Array.from(Buffer.from(k, "hex")), v] as [Uint8Array, Uint8Array]); },
-    async clear() { data.clear(); },
-  };
-}
 
 const ports: PortInfo[] = [
   { id: 0, name: "a10", peer: "x", status: "UP" },
@@ -46,21 +33,7 @@ afterEach(async () => {
 });
 
 async function cube(cfg: JsonObject) {
-  const maps = new Map<string, MapAccess>();
-  const sent: Array<{ port: number | string; frame: Uint8Array }> = [];
-  const quiet = () => {};
-  const ctx: CubeContext = {
-    name: "br", uuid: "u", service: "bridge", type: "TC",
-    log: { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: quiet, critical: quiet },
-    async loadDatapath() {},
-    map(name) {
-      if (!maps.has(name)) maps.set(name, memoryMap());
-      return maps.get(name)!;
-    },
-    ports: () => ports,
-    async packetOut(port, frame) { sent.push({ port, frame }); },
-    async packetOutDirection() { throw new Error("not transparent"); },
-  };
+  const { ctx, sent, maps } = memoryContext({ name: "br", service: "bridge", ports });
   const control = await bridge.createCube(ctx, cfg);
   controls.push(control);
   return { control, sent, maps, ctx };

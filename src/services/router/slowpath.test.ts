@@ -1,7 +1,8 @@
 // The router's slow path against an in-memory CubeContext: what it sends for ARP, packets for
 // the router, TTL expiry and unresolved next hops. The kernel datapath is covered by router.test.ts.
 import { describe, expect, test } from "bun:test";
-import type { CubeContext, MapAccess, PacketIn, PortInfo } from "../../lib/sdk/types.ts";
+import type { PacketIn, PortInfo } from "../../lib/sdk/types.ts";
+import { memoryContext } from "../../../test/lib/memory-context.ts";
 import router, { REASON_ARP, REASON_ARP_LOOKUP_MISS, REASON_PKT_FOR_ROUTER, REASON_TTL_EXCEEDED } from "./index.ts";
 import {
   ARP_REPLY, ARP_REQUEST, buildArp, buildArpRequest, buildEthernet, buildIpv4, bytesToMac, ETH_P_IP, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST,
@@ -10,36 +11,8 @@ import {
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
-function memoryMap(): MapAccess & { data: Map<string, Uint8Array> } {
-  const data = new Map<string, Uint8Array>();
-  return {
-    data, keySize: 0, valueSize: 0,
-    async get(k) { return data.get(hex(k)); },
-    async getPerCpu() { return undefined; },
-    async set(k, v) { data.set(hex(k), v.slice()); },
-    async delete(k) { return data.delete(hex(k)); },
-    async entries() { return [...data].map(([k, v]) => [Uint8Array.from(Buffer.from(k, "hex")), v] as [Uint8Array, Uint8Array]); },
-    async clear() { data.clear(); },
-  };
-}
-
 function fakeContext(ports: PortInfo[]) {
-  const maps = new Map<string, ReturnType<typeof memoryMap>>();
-  const sent: { port: number | string; frame: Uint8Array; recirculate: boolean }[] = [];
-  const quiet = () => {};
-  const ctx: CubeContext = {
-    name: "r0", uuid: "u", service: "router", type: "TC",
-    log: { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: quiet, critical: quiet },
-    async loadDatapath() {},
-    map(name) {
-      if (!maps.has(name)) maps.set(name, memoryMap());
-      return maps.get(name)!;
-    },
-    ports: () => ports,
-    async packetOut(port, frame, opts) { sent.push({ port, frame, recirculate: !!opts?.recirculate }); },
-    async packetOutDirection() { throw new Error("not a transparent cube"); },
-  };
-  return { ctx, sent, maps };
+  return memoryContext({ name: "r0", service: "router", ports });
 }
 
 const H1 = "02:00:00:00:01:02";
