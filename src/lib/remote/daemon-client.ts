@@ -163,7 +163,7 @@ export class RemoteServiceLink {
       },
       state: async () => JSON.parse((await call("state")).json || "{}") as JsonObject,
       action: async (path, input) => JSON.parse((await call("action", { path, input })).json || "null") ?? undefined,
-      parentChanged: async (parent) => { await call("parent_changed", { parent }); },
+      parentChanged: async (parent, config) => { await call("parent_changed", { parent, config: config ?? null }); },
       packetIn: (pkt: PacketIn) => {
         this.session?.notify({
           packetIn: {

@@ -144,7 +144,7 @@ function serveSession(module: ServiceModule, stream: grpc.ServerDuplexStream<Dae
         return { ok: true, json: JSON.stringify(out ?? null) };
       }
       case "parent_changed":
-        await c.parentChanged?.(String(args.parent ?? ""));
+        await c.parentChanged?.(String(args.parent ?? ""), (args.config ?? undefined) as JsonObject | undefined);
         return OK;
       case "destroy":
         cubes.delete(name);

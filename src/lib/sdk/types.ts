@@ -120,8 +120,13 @@ export interface CubeControl {
   /** A YANG action, e.g. fdb/flush. `path` ends with the action's name. */
   action?(path: PathStep[], input: JsonObject): Promise<JsonObject | void> | JsonObject | void;
   packetIn?(pkt: PacketIn): Promise<void> | void;
-  /** Transparent cubes: the cube was attached to a parent ("cube:port" or a netdev), or detached (""). */
-  parentChanged?(parent: string): Promise<void> | void;
+  /**
+   * Transparent cubes: the cube was attached to a parent ("cube:port" or a netdev), or detached
+   * (""). For a cube port, `config` is that port's configuration as its cube stores it (e.g. a
+   * router port's `ip` and `mac`); it is called again, with the same parent, whenever that
+   * configuration changes. Netdevs give `{ name }`.
+   */
+  parentChanged?(parent: string, config?: JsonObject): Promise<void> | void;
   /** Release everything; the daemon unloads the datapath after this. */
   destroy?(): Promise<void> | void;
 }
