@@ -7,6 +7,7 @@
 // with the hosts' checksum and segmentation offloads on, XDP_SKB with them off.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, spawnSync, type Subprocess } from "bun";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Daemon } from "../lib/daemon.ts";
 import { sh, Topology, type Host } from "../lib/netns.ts";
@@ -15,6 +16,7 @@ const daemon = new Daemon();
 const topo = new Topology("nt");
 const it = (name: string, fn: () => Promise<void> | void) => test(name, fn, 60000);
 const PORT = 5931;
+const BULK = 2_000_000;
 const ROUTER_IN = "10.73.1.254", ROUTER_OUT = "10.73.2.254";
 let h1: Host, h2: Host;
 const servers: Subprocess[] = [];
@@ -55,6 +57,10 @@ async function serve(h: Host): Promise<void> {
   const bun = join(import.meta.dir, "../../node_modules/.bin/bun");
   const code = `Bun.listen({ hostname: "0.0.0.0", port: ${PORT}, socket: { open(s) { s.write(s.remoteAddress + "\\n"); s.end(); }, data() {} } });
     await Bun.udpSocket({ port: ${PORT}, socket: { data(s, buf, port, addr) { s.send(addr + "\\n", port, addr); } } });
+    Bun.serve({ hostname: "0.0.0.0", port: ${PORT + 1}, async fetch(req) {
+      if (req.method === "POST") return new Response(String((await req.arrayBuffer()).byteLength));
+      return new Response(new Uint8Array(${BULK}).fill(97));
+    } });
     console.log("ready");`;
   const p = spawn(["ip", "netns", "exec", h.ns, bun, "-e", code], { stdout: "pipe", stderr: "ignore" });
   servers.push(p);
@@ -62,6 +68,16 @@ async function serve(h: Host): Promise<void> {
   const first = await Promise.race([reader.read(), Bun.sleep(10000).then(() => undefined)]);
   if (!first || first.done) throw new Error("the test server did not start");
   reader.releaseLock();
+}
+
+/** A download and an upload of BULK bytes over HTTP (full-size segments, and TSO in TC): what arrived each way. */
+function bulk(from: Host, to: string): { down: number; up: number } {
+  const file = join(daemon.dir, "bulk.bin");
+  writeFileSync(file, new Uint8Array(BULK).fill(98));
+  const curl = (args: string[]) => spawnSync(["ip", "netns", "exec", from.ns, "curl", "-s", "--max-time", "20", ...args], { stdout: "pipe", stderr: "pipe" }).stdout.toString();
+  const down = Number(curl(["-o", "/dev/null", "-w", "%{size_download}", `http://${to}:${PORT + 1}/`]) || -1);
+  const up = Number(curl(["--data-binary", `@${file}`, `http://${to}:${PORT + 1}/`]) || -1);
+  return { down, up };
 }
 
 async function table(nat: string): Promise<any[]> {
@@ -118,6 +134,7 @@ for (const type of ["TC", "XDP_SKB"]) {
       expect(rows.some((e) => e.proto === "ICMP" && e["internal-src"] === h1.ip && e["internal-dst"] === h2.ip && e["originating-rule"] === "masquerade" && e["external-ip"] === ROUTER_OUT)).toBe(true);
       expect(rows.some((e) => e.proto === "TCP" && e["internal-dport"] === PORT && e["external-ip"] === ROUTER_OUT)).toBe(true);
       expect(rows.some((e) => e.proto === "UDP" && e["internal-dport"] === PORT)).toBe(true);
+      expect(bulk(h1, h2.ip)).toEqual({ down: BULK, up: BULK });
       expect((await ok("GET", `/nat/${nat}/rule/masquerade/`)).enabled).toBe(true);
       // The router port gets another address: masquerade follows it.
       await ok("PATCH", `/router/${r}/ports/out/ip/`, "10.73.2.253/24");
@@ -148,6 +165,7 @@ for (const type of ["TC", "XDP_SKB"]) {
       expect(pf.id).toBe(0);
       expect(await tcpSeen(h2, "10.73.100.2", 8080)).toBe(h2.ip);
       expect(await udpSeen(h2, "10.73.100.2", 8080)).toBe(""); // TCP only
+      expect(bulk(h2, "10.73.100.1")).toEqual({ down: BULK, up: BULK });
       const rows = await table(nat);
       expect(rows.some((e) => e["originating-rule"] === "dnat" && e["internal-src"] === h1.ip && e["internal-dst"] === h2.ip && e["external-ip"] === "10.73.100.1")).toBe(true);
       expect(rows.some((e) => e["originating-rule"] === "portforwarding" && e["internal-sport"] === PORT && e["external-ip"] === "10.73.100.2" && e["external-port"] === 8080)).toBe(true);
