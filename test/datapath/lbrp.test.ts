@@ -35,7 +35,12 @@ async function ok(method: string, path: string, body?: unknown): Promise<any> {
 
 /** A Bun HTTP server in a host's namespace that answers every request with `name`. */
 async function serve(h: Host, port: number, name: string): Promise<void> {
-  const code = `Bun.serve({ hostname: "0.0.0.0", port: ${port}, fetch() { return new Response(${JSON.stringify(name)}, { headers: { connection: "close" } }); } }); console.log("ready");`;
+  const code = `const srv = Bun.serve({ hostname: "0.0.0.0", port: ${port}, fetch(req) {
+      const body = new URL(req.url).pathname === "/ip" ? srv.requestIP(req).address : ${JSON.stringify(name)};
+      return new Response(body, { headers: { connection: "close" } });
+    } });
+    await Bun.udpSocket({ port: ${port}, socket: { data(s, _buf, p, addr) { s.send(${JSON.stringify(name)}, p, addr); } } });
+    console.log("ready");`;
   const srv = Bun.spawn(["ip", "netns", "exec", h.ns, bun, "-e", code], { stdout: "pipe", stderr: "ignore" });
   servers.push(srv);
   const reader = srv.stdout.getReader();
@@ -50,6 +55,13 @@ function connections(from: Host, url: string, n: number): { bodies: string[]; re
   const out = spawnSync(["ip", "netns", "exec", from.ns, "bash", "-c", script], { stdout: "pipe" }).stdout.toString();
   const lines = out.split("\n").filter((l) => l.trim());
   return { bodies: lines.map((l) => l.split(" ")[0]!), remotes: new Set(lines.map((l) => l.split(" ")[1]!)) };
+}
+
+/** One UDP datagram from a host to ip:port; the answer and the address it came from ("" if none). */
+function udp(from: Host, ip: string, port: number): string {
+  const code = `const s = await Bun.udpSocket({ socket: { data(_s, buf, p, addr) { console.log(buf.toString() + " " + addr + ":" + p); process.exit(0); } } });
+    s.send("hi", ${port}, "${ip}"); setTimeout(() => process.exit(1), 2000);`;
+  return spawnSync(["ip", "netns", "exec", from.ns, bun, "-e", code], { stdout: "pipe" }).stdout.toString().trim();
 }
 
 function count(xs: string[], x: string): number {
@@ -161,6 +173,43 @@ for (const type of ["TC", "XDP_SKB"] as const) {
       }
       expect(await ok("GET", `/lbrp/${lb}/`)).toEqual(before);
       expect(connections(client, `http://${VIP}/`, 3).bodies).toEqual(["b2", "b2", "b2"]);
+    });
+
+    it("proto ALL makes TCP, UDP and ICMP entries, addressed in any case (the original's CLI session)", async () => {
+      const cli = async (...args: string[]) => {
+        const r = await daemon.cli(args);
+        expect({ args, code: r.code, err: r.err }).toEqual({ args, code: 0, err: "" });
+        return r.out;
+      };
+      const vip = "10.99.0.200";
+      await cli(lb, "service", "add", vip, "80", "ALL", "name=my-service");
+      await cli(lb, "service", vip, "80", "tcp", "backend", "add", b1.ip, "port=8080", "weight=20", "name=backend-tcp");
+      await cli(lb, "service", vip, "80", "udp", "backend", "add", b2.ip, "port=8080", "weight=20", "name=backend-udp");
+      await cli(lb, "service", vip, "0", "icmp", "backend", "add", b1.ip, "port=0", "weight=20", "name=backend-icmp");
+      const all = ((await ok("GET", `/lbrp/${lb}/service/`)) as any[]).filter((e) => e.vip === vip);
+      expect(all.map((e) => `${e.vport} ${e.proto} ${e.name} ${e.backend[0].name}`).sort()).toEqual(["0 ICMP my-service backend-icmp", "80 TCP my-service backend-tcp", "80 UDP my-service backend-udp"]);
+      expect(connections(client, `http://${vip}/`, 2)).toEqual({ bodies: ["b1", "b1"], remotes: new Set([vip]) });
+      expect(udp(client, vip, 80)).toBe(`b2 ${vip}:80`);
+      expect(topo.ping(client, vip)).toBe(true);
+      await cli(lb, "service", "del", vip, "80", "TCP");
+      const left = ((await ok("GET", `/lbrp/${lb}/service/`)) as any[]).filter((e) => e.vip === vip);
+      expect(left.map((e) => e.proto).sort()).toEqual(["ICMP", "UDP"]);
+      expect(connections(client, `http://${vip}/`, 1).bodies).toEqual([]);
+      expect(udp(client, vip, 80)).toBe(`b2 ${vip}:80`);
+      // ALL over an existing entry is refused, and changes nothing
+      const r = await daemon.request("POST", `/lbrp/${lb}/service/${vip}/80/ALL/`, {});
+      expect(r.status).toBe(409);
+      expect(((await ok("GET", `/lbrp/${lb}/service/`)) as any[]).filter((e) => e.vip === vip)).toEqual(left);
+      for (const p of ["UDP", "ICMP"]) await ok("DELETE", `/lbrp/${lb}/service/${vip}/${p === "UDP" ? 80 : 0}/${p}/`);
+    });
+
+    it("src-ip-rewrite: backends see the client from the new range, the client sees the vip", async () => {
+      await ok("PATCH", `/lbrp/${lb}/src-ip-rewrite/`, { "ip-range": "10.71.0.0/24", new_ip_range: "10.72.0.0/24" });
+      // the backends' replies to 10.72.0.0/24 go back through the router towards the client side
+      await ok("POST", `/router/${rt}/route/${encodeURIComponent("10.72.0.0/24")}/10.71.0.1/`, {});
+      expect(connections(client, `http://${VIP}/ip`, 2)).toEqual({ bodies: ["10.72.0.1", "10.72.0.1"], remotes: new Set([VIP]) });
+      await ok("DELETE", `/lbrp/${lb}/src-ip-rewrite/`);
+      expect(connections(client, `http://${VIP}/ip`, 1).bodies).toEqual(["10.71.0.1"]);
     });
 
     it("deleting the service gives the vip back to the network (not answered)", async () => {

@@ -6,7 +6,9 @@
 //
 // The control plane keeps the datapath's tables (lbrp.bpf.c) equal to the configuration: it
 // computes them whole from the configuration (tables()), checks them before anything changes,
-// then writes what differs.
+// then writes what differs. A service of proto ALL is kept as its TCP, UDP and ICMP (port 0)
+// entries, as the original does: the service owns its configuration (ownsConfig) and reports the
+// expanded list in state().
 import { deleteAll, ServiceError, setAll, type CubeContext, type CubeControl, type JsonObject, type MapAccess, type PortInfo, type ServiceModule } from "../../lib/sdk/types.ts";
 import yang from "./lbrp.yang" with { type: "text" };
 
@@ -74,6 +76,30 @@ function prefix(p: string): { net: number; mask: number; len: number } {
 }
 
 /**
+ * The services as they are kept: an entry of proto ALL becomes a TCP and a UDP entry on its vport
+ * and an ICMP entry on port 0, each with its name and backends. Throws when one of them exists.
+ */
+export function expandServices(list: JsonObject[]): JsonObject[] {
+  const out: JsonObject[] = [];
+  const seen = new Set<string>();
+  const id = (s: JsonObject) => `${s.vip} ${s.vport} ${String(s.proto).toUpperCase()}`;
+  for (const s of list) if (String(s.proto).toUpperCase() !== "ALL") seen.add(id(s));
+  for (const s of list) {
+    if (String(s.proto).toUpperCase() !== "ALL") {
+      out.push(s);
+      continue;
+    }
+    for (const [proto, vport] of [["TCP", s.vport], ["UDP", s.vport], ["ICMP", 0]] as const) {
+      const e: JsonObject = { ...structuredClone(s), proto, vport: vport ?? 0 };
+      if (seen.has(id(e))) throw new ServiceError(`service ${s.vip} ${s.vport} ALL: service ${id(e)} exists`, 409, "data-exists", "proto");
+      seen.add(id(e));
+      out.push(e);
+    }
+  }
+  return out;
+}
+
+/**
  * The datapath's tables for a configuration and the cube's ports. Throws a ServiceError (4xx) for
  * a configuration the datapath cannot carry; nothing has changed then.
  */
@@ -114,10 +140,8 @@ export function tables(config: JsonObject, ports: Pick<PortInfo, "id" | "name">[
 
   const services = new Map<string, [Uint8Array, Uint8Array]>();
   const backends = new Map<string, [Uint8Array, Uint8Array]>();
-  for (const s of (config.service ?? []) as JsonObject[]) {
+  for (const s of expandServices((config.service ?? []) as JsonObject[])) {
     const where = `service ${s.vip} ${s.vport} ${s.proto}`;
-    if (String(s.proto).toUpperCase() === "ALL")
-      throw new ServiceError(`${where}: proto ALL is not supported yet; add TCP, UDP and ICMP (vport 0) services`, 400, "invalid-value", "proto");
     const proto = protoOf(s.proto);
     const vport = Number(s.vport);
     if (proto === PROTO.ICMP && vport !== 0) throw new ServiceError(`${where}: an ICMP service has vport 0`, 400, "invalid-value", "vport");
@@ -152,6 +176,8 @@ async function sync(map: MapAccess, have: Map<string, [Uint8Array, Uint8Array]>,
 
 class LbrpCube implements CubeControl {
   private current: Tables = { config: new Uint8Array(20), services: new Map(), backends: new Map() };
+  /** The services as configured, ALL expanded: what the daemon keeps (ownsConfig). */
+  private services: JsonObject[] = [];
 
   constructor(private readonly ctx: CubeContext) {}
 
@@ -166,6 +192,11 @@ class LbrpCube implements CubeControl {
     await this.ctx.map("lb_config").set(u32le(0), next.config);
     await deleteAll(this.ctx.map("backends"), [...prev.backends.entries()].filter(([id]) => !next.backends.has(id)).map(([, [k]]) => k));
     this.current = next;
+    this.services = expandServices((config.service ?? []) as JsonObject[]);
+  }
+
+  state(): JsonObject {
+    return this.services.length ? { service: this.services } : {};
   }
 }
 
@@ -177,5 +208,5 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
   return cube;
 }
 
-export const lbrp: ServiceModule = { name: "lbrp", kind: "standard", yang, createCube };
+export const lbrp: ServiceModule = { name: "lbrp", kind: "standard", yang, createCube, ownsConfig: true };
 export default lbrp;
