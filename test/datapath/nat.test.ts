@@ -4,12 +4,14 @@
 // when it changes), SNAT to another external address, DNAT and port forwarding from the outside
 // to the inside host, the natting-table, and refused rules that change nothing. Servers in the
 // hosts answer each TCP connection and UDP datagram with the address they saw it from. TC runs
-// with the hosts' checksum and segmentation offloads on, XDP_SKB with them off.
+// with the hosts' checksum and segmentation offloads on, XDP_SKB with them off; a third round
+// runs nat as a remote service.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, spawnSync, type Subprocess } from "bun";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Daemon } from "../lib/daemon.ts";
+import { Daemon, freePort } from "../lib/daemon.ts";
+import { startRemoteService } from "../lib/remote-service.ts";
 import { sh, Topology, type Host } from "../lib/netns.ts";
 
 const daemon = new Daemon();
@@ -98,8 +100,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   try {
-    for (const c of ["nt", "nx"]) await daemon.request("DELETE", `/nat/${c}/`).catch(() => undefined);
-    for (const c of ["rt", "rx"]) await daemon.request("DELETE", `/router/${c}/`).catch(() => undefined);
+    for (const c of ["nt", "nx", "nr"]) await daemon.request("DELETE", `/nat/${c}/`).catch(() => undefined);
+    for (const c of ["rt", "rx", "rr"]) await daemon.request("DELETE", `/router/${c}/`).catch(() => undefined);
     await daemon.stop();
   } finally {
     for (const s of servers) s.kill();
@@ -108,10 +110,19 @@ afterAll(async () => {
   }
 });
 
-for (const type of ["TC", "XDP_SKB"]) {
-  const r = type === "TC" ? "rt" : "rx";
-  const nat = type === "TC" ? "nt" : "nx";
-  describe(type, () => {
+// The last variant runs nat as a remote service: the parent port's configuration crosses gRPC.
+for (const [type, remote] of [["TC", false], ["XDP_SKB", false], ["TC", true]] as const) {
+  const r = remote ? "rr" : type === "TC" ? "rt" : "rx";
+  const nat = remote ? "nr" : type === "TC" ? "nt" : "nx";
+  describe(remote ? `${type}, nat as a remote service` : type, () => {
+    if (remote) {
+      it("the daemon serves nat from another process", async () => {
+        const port = freePort();
+        servers.push(await startRemoteService("nat", `127.0.0.1:${port}`));
+        await ok("DELETE", "/services/nat/");
+        await ok("POST", "/services/", { name: "nat", type: "grpc", uri: `127.0.0.1:${port}` });
+      });
+    }
     it("masquerade: pings, TCP and UDP leave with the router port's address and follow its change", async () => {
       for (const h of [h1, h2]) {
         sh(`ip -n ${h.ns} neigh flush all`); // the previous router's MACs
