@@ -3,7 +3,8 @@
 // the echo requests and replies of the directions captured (parsed here, and read back by
 // tcpdump -r when it is installed); a filter keeps only ICMP from one source address; OFF
 // captures nothing; the last packet is reported as state; unsupported options are refused.
-// On a simplebridge port, both directions are captured in both modes.
+// A packet of 3042 bytes is recorded with its first 2048 (all the datapath hands up) and its
+// real length. On a simplebridge port, both directions are captured in both modes.
 // XDP has no egress hook on a netdev, so an XDP cube there sees only INGRESS (docs/datapath.md).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "bun";
@@ -26,8 +27,8 @@ let h3: Host;
 const H1_OTHER = "10.217.0.5";
 const ROOT_IP = "10.217.0.254";
 
-function ping(from: Host, to: string, count: number, src?: string): boolean {
-  const args = ["ip", "netns", "exec", from.ns, "ping", "-c", String(count), "-W", "1", "-i", "0.2", ...(src ? ["-I", src] : []), to];
+function ping(from: Host, to: string, count: number, src?: string, size?: number): boolean {
+  const args = ["ip", "netns", "exec", from.ns, "ping", "-c", String(count), "-W", "1", "-i", "0.2", ...(src ? ["-I", src] : []), ...(size ? ["-s", String(size)] : []), to];
   return spawnSync(args, { stdout: "pipe", stderr: "pipe" }).exitCode === 0;
 }
 
@@ -78,6 +79,8 @@ beforeAll(async () => {
   h1 = topo.host(1, "10.217.0.1/24");
   sh(`ip -n ${h1.ns} addr add ${H1_OTHER}/24 dev eth0`);
   sh(`ip addr add ${ROOT_IP}/24 dev ${h1.outer}`);
+  // Room for a packet larger than the 2048 bytes the datapath hands the slow path.
+  sh(`ip link set ${h1.outer} mtu 4000 && ip -n ${h1.ns} link set eth0 mtu 4000`);
   h2 = topo.host(2, "10.218.0.2/24");
   h3 = topo.host(3, "10.218.0.3/24");
   await daemon.start();
@@ -164,6 +167,14 @@ for (const type of ["TC", "XDP_SKB"]) {
         e = echoes(readPcap(path).records.slice(n1));
         expect(count(e, req)).toBe(2);
         expect(count(e, rep)).toBe(0);
+
+        // A packet larger than 2048 bytes: the datapath hands up 2048 of them, the record says so.
+        const n3 = readPcap(path).records.length;
+        expect(ping(h1, ROOT_IP, 1, undefined, 3000)).toBe(true);
+        await Bun.sleep(300);
+        const big = readPcap(path).records.slice(n3).filter((r) => r.data[23] === 1);
+        expect(big.map((r) => [r.caplen, r.len])).toEqual([[2048, 3042]]);
+        expect(await ok("GET", `/packetcapture/${c}/packet/`)).toMatchObject({ capturelen: 2048, packetlen: 3042 });
 
         // OFF: nothing more, and pings still pass.
         expect((await daemon.cli([c, "set", "capture=OFF"])).code).toBe(0);
