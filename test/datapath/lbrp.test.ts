@@ -64,6 +64,26 @@ function udp(from: Host, ip: string, port: number): string {
   return spawnSync(["ip", "netns", "exec", from.ns, bun, "-e", code], { stdout: "pipe" }).stdout.toString().trim();
 }
 
+/** `flows` UDP flows (one source port each) of `n` datagrams; the answers of each, as udp() gives them. */
+function udpFlows(from: Host, ip: string, port: number, flows: number, n: number): string[][] {
+  const code = `const out = [];
+    for (let f = 0; f < ${flows}; f++) {
+      const answers = [];
+      let wake;
+      const s = await Bun.udpSocket({ socket: { data(_s, buf, p, addr) { answers.push(buf.toString() + " " + addr + ":" + p); wake?.(); } } });
+      for (let i = 0; i < ${n}; i++) {
+        const got = new Promise((r) => (wake = r));
+        s.send("hi", ${port}, "${ip}");
+        await Promise.race([got, Bun.sleep(1000)]);
+      }
+      s.close();
+      out.push(answers);
+    }
+    console.log(JSON.stringify(out));`;
+  const out = spawnSync(["ip", "netns", "exec", from.ns, bun, "-e", code], { stdout: "pipe" }).stdout.toString();
+  return JSON.parse(out || "[]");
+}
+
 function count(xs: string[], x: string): number {
   return xs.filter((y) => y === x).length;
 }
@@ -127,6 +147,22 @@ for (const type of ["TC", "XDP_SKB"] as const) {
       const back = await ok("GET", svc);
       expect(back).toMatchObject({ vip: VIP, vport: 80, proto: "TCP", name: "web" });
       expect(back.backend).toHaveLength(2);
+    });
+
+    it("a UDP flow keeps its backend; flows from many source ports reach both", async () => {
+      const usvc = `/lbrp/${lb}/service/${VIP}/53/UDP/`;
+      await ok("POST", usvc, { backend: [{ ip: b1.ip, port: 8080 }, { ip: b2.ip, port: 8080 }] });
+      const flows = udpFlows(client, VIP, 53, 40, 3);
+      expect(flows.length).toBe(40);
+      for (const answers of flows) {
+        expect(answers.length).toBe(3);
+        expect(new Set(answers).size).toBe(1);
+        expect(answers[0]!.endsWith(` ${VIP}:53`)).toBe(true);
+      }
+      const firsts = flows.map((f) => f[0]!.split(" ")[0]!);
+      expect(count(firsts, "b1")).toBeGreaterThan(0);
+      expect(count(firsts, "b2")).toBeGreaterThan(0);
+      await ok("DELETE", usvc);
     });
 
     it("the service's entries are addressed in any case", async () => {

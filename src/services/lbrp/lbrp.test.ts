@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { printTree } from "../../lib/codegen/tree.ts";
 import { ServiceError } from "../../lib/sdk/types.ts";
 import { findDataChild, loadModule } from "../../lib/yang/index.ts";
-import service, { MAX_SLOTS, slotCounts, tables } from "./index.ts";
+import service, { expandServices, MAX_SLOTS, slotCounts, tables } from "./index.ts";
 
 const root = join(import.meta.dir, "..", "..", "..");
 const file = join(import.meta.dir, "lbrp.yang");
@@ -90,5 +90,19 @@ describe("lbrp tables", () => {
     expect(refused(() => tables({ ...base, port_mode: "MULTI" }, ports)).message).toContain("MULTI");
     refused(() => tables({ ports: [...base.ports, { name: "fe2", type: "FRONTEND" }] }, ports));
     refused(() => tables({ ports: [...base.ports, { name: "be2", type: "BACKEND" }] }, ports));
+  });
+
+  test("proto ALL: TCP and UDP on vport, ICMP on 0, each with the name and backends; over an existing entry 409", () => {
+    const all = { vip: "10.0.0.1", vport: 80, proto: "all", name: "s", backend: [{ ip: "10.1.0.1", port: 8080 }] };
+    const out = expandServices([all]);
+    expect(out.map((e) => `${e.vport} ${e.proto} ${e.name} ${(e.backend as any[]).length}`)).toEqual(["80 TCP s 1", "80 UDP s 1", "0 ICMP s 1"]);
+    expect(tables({ ...base, service: [all] }, ports).services.size).toBe(3);
+    let err: unknown;
+    try {
+      expandServices([{ vip: "10.0.0.1", vport: 80, proto: "udp" }, all]);
+    } catch (e) {
+      err = e;
+    }
+    expect((err as ServiceError).status).toBe(409);
   });
 });
