@@ -4,21 +4,24 @@
 // tcpdump -r when it is installed); a filter keeps only ICMP from one source address; OFF
 // captures nothing; the last packet is reported as state; unsupported options are refused.
 // A packet of 3042 bytes is recorded with its first 2048 (all the datapath hands up) and its
-// real length. On a simplebridge port, both directions are captured in both modes.
+// real length. On a simplebridge port, both directions are captured in both modes. Last, the
+// netdev test again with packetcapture as a remote service.
 // XDP has no egress hook on a netdev, so an XDP cube there sees only INGRESS (docs/datapath.md).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { spawnSync } from "bun";
+import { spawnSync, type Subprocess } from "bun";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Daemon } from "../lib/daemon.ts";
+import { Daemon, freePort } from "../lib/daemon.ts";
 import { hooksOn, okRequester } from "../lib/datapath.ts";
 import { Topology, sh, type Host } from "../lib/netns.ts";
+import { startRemoteService } from "../lib/remote-service.ts";
 
 const topo = new Topology("tpc");
 const daemon = new Daemon();
 const ok = okRequester(daemon);
 const dir = mkdtempSync(join(tmpdir(), "pcn-pcap-"));
+const servers: Subprocess[] = [];
 
 let h1: Host;
 /** h2 and h3 on a simplebridge, for a capture on a cube port. */
@@ -88,8 +91,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   try {
-    for (const c of ["pct", "pcx", "ppt", "ppx", "brt", "brx"]) await daemon.request("DELETE", `/packetcapture/${c}/`).catch(() => undefined);
+    for (const c of ["pct", "pcx", "pcr", "ppt", "ppx", "brt", "brx"]) await daemon.request("DELETE", `/packetcapture/${c}/`).catch(() => undefined);
     await daemon.stop();
+    for (const p of servers) p.kill();
   } finally {
     topo.cleanup();
     daemon.cleanup();
@@ -97,9 +101,18 @@ afterAll(async () => {
   }
 });
 
-for (const type of ["TC", "XDP_SKB"]) {
-  describe(`${type}: on a netdev`, () => {
-    const c = type === "TC" ? "pct" : "pcx";
+// The last variant runs packetcapture as a remote service (libpcap in the service's process).
+for (const [type, remote] of [["TC", false], ["XDP_SKB", false], ["TC", true]] as const) {
+  describe(remote ? `${type}: on a netdev, packetcapture as a remote service` : `${type}: on a netdev`, () => {
+    const c = remote ? "pcr" : type === "TC" ? "pct" : "pcx";
+    if (remote) {
+      test("the daemon serves packetcapture from another process", async () => {
+        const port = freePort();
+        servers.push(await startRemoteService("packetcapture", `127.0.0.1:${port}`));
+        await ok("DELETE", "/services/packetcapture/");
+        await ok("POST", "/services/", { name: "packetcapture", type: "grpc", uri: `127.0.0.1:${port}` });
+      });
+    }
     // XDP sees only what arrives on the netdev.
     const egressSeen = type === "TC";
 
@@ -198,7 +211,7 @@ for (const type of ["TC", "XDP_SKB"]) {
     });
   });
 
-  describe(`${type}: on a cube port`, () => {
+  if (!remote) describe(`${type}: on a cube port`, () => {
     test("BIDIRECTIONAL on a simplebridge port: both directions, pings pass", async () => {
       const [br, c] = type === "TC" ? ["brt", "ppt"] : ["brx", "ppx"];
       const path = join(dir, `${c}.pcap`);
