@@ -207,6 +207,17 @@ for (const [type, remote] of [["TC", false], ["XDP_SKB", false], ["TC", true]] a
       expect(await tcpSeen(h2, "10.73.100.2", 8080)).toBe(h2.ip);
     });
 
+    it("a natting-table entry can be deleted: its session goes", async () => {
+      expect(await tcpSeen(h2, "10.73.100.1")).toBe(h2.ip);
+      await cli(nat, "rule", "masquerade", "disable"); // an action: the stored configuration catches up with the sessions
+      const row = (await table(nat)).find((e) => e["originating-rule"] === "dnat" && e.proto === "TCP");
+      expect(row).toBeDefined();
+      const key = [row["internal-src"], row["internal-dst"], row["internal-sport"], row["internal-dport"], row.proto].join("/");
+      await ok("DELETE", `/nat/${nat}/natting-table/${key}/`);
+      const same = (e: any) => [e["internal-src"], e["internal-dst"], e["internal-sport"], e["internal-dport"], e.proto].join("/") === key;
+      expect((await table(nat)).some(same)).toBe(false);
+    });
+
     it("deleting rules: their sessions go, new flows follow the remaining rules", async () => {
       await ok("DELETE", `/nat/${nat}/rule/port-forwarding/entry/0/`);
       expect(await tcpSeen(h2, "10.73.100.2", 8080)).toBe("");
