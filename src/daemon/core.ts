@@ -265,8 +265,11 @@ export class Core implements DaemonCore {
       const ctx = cubeContext(this.fabric, fabricCube, uuid, log);
       const control = await this.serviceCall({ service }, () => svc.module.createCube(ctx, config));
       this.cubes.set(name, { service, uuid, config: structuredClone(config), fabric: fabricCube, control, log, parent: "" });
+      // A service that owns its configuration may keep the first one differently (lbrp's ALL).
+      if (svc.module.ownsConfig) await this.adoptServiceConfig(name);
       this.recordStacks();
     } catch (e) {
+      this.cubes.delete(name);
       await this.fabric.removeCube(name);
       throw e;
     }

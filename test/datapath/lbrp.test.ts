@@ -239,6 +239,19 @@ for (const type of ["TC", "XDP_SKB"] as const) {
       for (const p of ["UDP", "ICMP"]) await ok("DELETE", `/lbrp/${lb}/service/${vip}/${p === "UDP" ? 80 : 0}/${p}/`);
     });
 
+    it("a cube created with a service of proto ALL keeps its three entries", async () => {
+      const c = `lb2${tag}`;
+      await ok("POST", `/lbrp/${c}/`, { type, service: [{ vip: "10.9.9.9", vport: 80, proto: "all", name: "x" }] });
+      try {
+        await ok("POST", `/lbrp/${c}/service/10.9.9.9/0/icmp/backend/10.1.2.3/`, { port: 0 });
+        const all = (await ok("GET", `/lbrp/${c}/service/`)) as any[];
+        expect(all.filter((e) => !Array.isArray(e)).map((e) => `${e.vport} ${e.proto} ${e.name} ${e.backend?.length ?? 0}`)).toEqual(["80 TCP x 0", "80 UDP x 0", "0 ICMP x 1"]);
+        expect((await daemon.request("GET", `/lbrp/${c}/service/10.9.9.9/80/ALL/`)).status).toBe(409);
+      } finally {
+        await daemon.request("DELETE", `/lbrp/${c}/`);
+      }
+    });
+
     it("src-ip-rewrite: backends see the client from the new range, the client sees the vip", async () => {
       await ok("PATCH", `/lbrp/${lb}/src-ip-rewrite/`, { "ip-range": "10.71.0.0/24", new_ip_range: "10.72.0.0/24" });
       // the backends' replies to 10.72.0.0/24 go back through the router towards the client side
