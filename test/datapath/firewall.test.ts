@@ -5,7 +5,7 @@
 // with nothing changed, and 1000 rules that load and classify with the matching rule last.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, spawnSync } from "bun";
-import { Daemon } from "../lib/daemon.ts";
+import { Daemon, freePort } from "../lib/daemon.ts";
 import { hooksOn, okRequester } from "../lib/datapath.ts";
 import { Topology, sh, type Host } from "../lib/netns.ts";
 
@@ -17,8 +17,9 @@ let h2: Host;
 const ROOT1 = "10.217.1.254";
 const ROOT2 = "10.217.2.254";
 const H1B = "10.217.1.5";
-const PORT = 18080;
-const PORT2 = 18081;
+const PORT = freePort();
+let PORT2 = freePort();
+while (PORT2 === PORT) PORT2 = freePort();
 const servers: Array<{ stop(closeActive?: boolean): void }> = [];
 
 function ping(from: Host, to: string, count: number, src?: string): boolean {
