@@ -18,8 +18,7 @@ const ROOT1 = "10.217.1.254";
 const ROOT2 = "10.217.2.254";
 const H1B = "10.217.1.5";
 const PORT = freePort();
-let PORT2 = freePort();
-while (PORT2 === PORT) PORT2 = freePort();
+const PORT2 = freePort();
 const servers: Array<{ stop(closeActive?: boolean): void }> = [];
 
 function ping(from: Host, to: string, count: number, src?: string): boolean {

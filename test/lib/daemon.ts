@@ -13,12 +13,21 @@ export function polycube(): string[] {
   return existsSync(compiled) ? [compiled] : [join(root, "node_modules/.bin/bun"), join(root, "src/polycube.ts")];
 }
 
-/** A TCP port nothing listens on now: the kernel picks it, so parallel test files do not collide. */
+const handedOut = new Set<number>();
+
+/**
+ * A TCP port nothing listens on now: the kernel picks it, so parallel test files do not collide.
+ * Never the same one twice in a process (the kernel may offer a port again once its probe closed).
+ */
 export function freePort(): number {
-  const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
-  const port = probe.port!;
-  probe.stop(true);
-  return port;
+  for (;;) {
+    const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
+    const port = probe.port!;
+    probe.stop(true);
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
 
 export class Daemon {
