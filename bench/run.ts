@@ -19,6 +19,7 @@ import { controlMarkdown, markdown, svgChart, type ControlGroup, type Row } from
 import { linuxScenarios } from "./scenarios/linux.ts";
 import { polycubeScenarios } from "./scenarios/polycube.ts";
 import { firewallScenarios } from "./scenarios/firewall.ts";
+import { natLbScenarios } from "./scenarios/natlb.ts";
 import { PIPELINE_METHOD, pipelineRows } from "./scenarios/pipelines.ts";
 import { Polycubed } from "./lib/polycubed.ts";
 import { bulkLoads, cliWallTime, createRestCube, cubeLifecycle, REST_CUBE, restLatency, type ControlOptions } from "./scenarios/control.ts";
@@ -73,7 +74,7 @@ function buildPrograms(): void {
 
 /** Each path row, in order. The polycube rows come from the extension point in scenarios/polycube.ts. */
 function pathScenarios(pcn: Polycubed): DeviceUnderTest[] {
-  return [...linuxScenarios, ...polycubeScenarios(pcn), ...firewallScenarios(pcn)];
+  return [...linuxScenarios, ...polycubeScenarios(pcn), ...firewallScenarios(pcn), ...natLbScenarios(pcn)];
 }
 
 function programCases(gen: Generator, sink: Sink): ProgramCase[] {
@@ -223,7 +224,7 @@ async function main(): Promise<void> {
     notes: [
       `Whole run: ${minutes} min.`,
       "Polycube rows (simplebridge, bridge, router): cubes made over the REST API of a polycubed started for the run (build/out/polycubed), their ports peered with the path's two veths in the root namespace; every cube has a static FDB or ARP entry for the sink (which never answers), so that no packet takes the slow path. Chains: simplebridges joined port to port; \"per added cube\" divides the added ns/pkt by the cubes added to the single bridge.",
-      "Not measured yet: NAT and load-balancer rows.",
+      "NAT and load-balancer rows (bench/scenarios/natlb.ts): one UDP flow, so one session (nat, lbrp) or conntrack entry (Linux) made once and looked up for every frame. NAT rewrites only the source, so the sink still counts the flow; the load-balancer rows send to a VIP outside both subnets and the sink counts only frames rewritten to its own address and port. Baselines: the same forwarding without the rewrite (pcn-router-tc, linux-router; the lbrp, an L2 cube, beside the simplebridge). Not measured: IPVS (this kernel has no ip_vs), NAT and lbrp in XDP modes, many flows (session-table churn).",
     ],
     chart: undefined as string | undefined,
   };

@@ -50,8 +50,12 @@ export interface DeviceUnderTest {
    * "netns": ingress/egress in a namespace of their own; "root": in the root namespace.
    */
   placement: "direct" | "netns" | "root";
-  /** Wires ingress to egress; returns the destination MAC of the generated frames. */
-  setup(ends: PathEnds, lab: Lab): Promise<{ dstMac: string }> | { dstMac: string };
+  /**
+   * Wires ingress to egress; returns the destination MAC of the generated frames and, when the
+   * DUT rewrites the destination (a load balancer's VIP), the address the generator sends to
+   * (default NET.sinkIp; the sink counts only frames that reach it addressed to NET.sinkIp).
+   */
+  setup(ends: PathEnds, lab: Lab): Promise<{ dstMac: string; dstIp?: string }> | { dstMac: string; dstIp?: string };
   /**
    * Undoes setup; called whenever setup was, even when it threw, so it must undo only what
    * exists. The harness deletes the namespaces and veths afterwards in any case.
@@ -111,8 +115,8 @@ export async function openPath(dut: DeviceUnderTest, gen: Generator, sink: Sink)
     };
     detachSink = sink.attach(s);
     setupCalled = true;
-    const { dstMac } = await dut.setup(ends, lab);
-    const frame = udpFrame({ srcMac: ends.gen.mac, dstMac, srcIp: NET.genIp, dstIp: NET.sinkIp });
+    const { dstMac, dstIp } = await dut.setup(ends, lab);
+    const frame = udpFrame({ srcMac: ends.gen.mac, dstMac, srcIp: NET.genIp, dstIp: dstIp ?? NET.sinkIp });
     return {
       key: dut.key,
       label: dut.label,
