@@ -253,7 +253,7 @@ export class Core implements DaemonCore {
     if (config.span === true) throw new ServiceError("Span mode is not present in no-shadow services", 400, "invalid-value", "span");
     const type = String(config.type ?? "TC") as CubeType;
     const ports = portsOf(config);
-    this.checkNewPeers(name, type, ports);
+    this.fabric.checkPortSet({ name, type }, ports);
 
     const fabricCube = this.fabric.addCube({ name, service, kind: svc.module.kind, type });
     const level = String(config.loglevel ?? "INFO") as LogLevel;
@@ -276,22 +276,6 @@ export class Core implements DaemonCore {
     daemonLog.info(`cube ${name} (${service}, ${type}) created`);
   }
 
-  /** Peers of ports in one request: each must be acceptable, and no netdev twice. */
-  private checkNewPeers(cube: string, type: CubeType, ports: PortConfig[]): void {
-    const seen = new Set<string>();
-    for (const p of ports) {
-      if (!p.peer) continue;
-      if (!splitPeer(p.peer)) {
-        if (seen.has(p.peer)) throw new ServiceError("Iface already in use", 400, "invalid-value", "peer");
-        seen.add(p.peer);
-      }
-    }
-    // A throwaway check against the fabric's rules, as if the cube existed.
-    const probe = { name: cube, type, flavour: type === "TC" ? "tc" : "xdp", kind: "standard" } as FabricCube;
-    for (const p of ports) this.fabric.checkPeer(probe, p.name, p.peer ?? "");
-  }
-
-  /** `changes`, when given, is the diff of the stored configuration to `next` (the REST layer has it already). */
   async updateCube(name: string, next: JsonObject, known?: Change[]): Promise<void> {
     const c = this.must(name);
     const svc = this.svcs.get(c.service)!;
@@ -300,7 +284,7 @@ export class Core implements DaemonCore {
     if (!changes.length) return;
     if (next.span === true) throw new ServiceError("Span mode is not present in no-shadow services", 400, "invalid-value", "span");
     if (c.fabric.kind === "standard") {
-      this.checkPortChanges(c, portsOf(next));
+      this.fabric.checkPortSet(c.fabric, portsOf(next));
       await this.syncPorts(c, portsOf(next));
     }
     try {
@@ -319,23 +303,6 @@ export class Core implements DaemonCore {
     if (!LOG_LEVELS.includes(level)) return;
     c.log.setLevel(level);
     c.fabric.program.setLogLevel(level);
-  }
-
-  /** Validates the port set a configuration asks for, before anything changes. */
-  private checkPortChanges(c: CubeEntry, want: PortConfig[]): void {
-    const seen = new Set<string>();
-    for (const p of want) {
-      if (p.peer && !splitPeer(p.peer)) {
-        if (seen.has(p.peer)) throw new ServiceError("Iface already in use", 400, "invalid-value", "peer");
-        seen.add(p.peer);
-      }
-      const existing = c.fabric.ports.get(p.name);
-      if (existing && existing.peer === p.peer) continue;
-      this.fabric.checkPeer(c.fabric, p.name, p.peer ?? "");
-    }
-    const adding = want.filter((p) => !c.fabric.ports.has(p.name)).length;
-    const removing = [...c.fabric.ports.keys()].filter((n) => !want.some((p) => p.name === n)).length;
-    if (c.fabric.ports.size + adding - removing > 128) throw new ServiceError("a cube has at most 128 ports", 400);
   }
 
   /** Makes the fabric's ports those of a configuration: removals, then peers, then additions. */

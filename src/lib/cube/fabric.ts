@@ -46,6 +46,9 @@ interface NetdevUse {
   egress?: NetdevHook;
 }
 
+/** The cube a peer is checked for: it may not exist yet. */
+export type PeerOwner = { name: string; type: CubeType };
+
 export type Position = { position?: "auto" | "first" | "last"; before?: string; after?: string };
 
 /** Where nat and ddosmitigator go when no position is given (rank: inner to outer). */
@@ -164,8 +167,28 @@ export class Fabric {
     await this.relink();
   }
 
+  /**
+   * Checks the whole port set a configuration asks of a cube, existing or about to be
+   * created, before anything changes: every new or changed peer, one netdev per port, and
+   * the port limit.
+   */
+  checkPortSet(owner: PeerOwner, want: Array<{ name: string; peer?: string }>): void {
+    const current = this.cubes.get(owner.name)?.ports;
+    const netdevs = new Set<string>();
+    for (const p of want) {
+      const peer = p.peer ?? "";
+      if (peer && !splitPeer(peer)) {
+        if (netdevs.has(peer)) throw new ServiceError("Iface already in use", 400, "invalid-value", "peer");
+        netdevs.add(peer);
+      }
+      if (current?.get(p.name)?.peer === peer) continue;
+      this.checkPeer(owner, p.name, peer);
+    }
+    if (want.length > MAX_PORTS) throw new ServiceError(`Cube ${owner.name} would have ${want.length} ports: at most ${MAX_PORTS}`, 400);
+  }
+
   /** Throws the original's error for a peer this port cannot take. */
-  checkPeer(c: FabricCube, port: string, peer: string): void {
+  checkPeer(c: PeerOwner, port: string, peer: string): void {
     if (peer === "") return;
     const self = `${c.name}:${port}`;
     const target = splitPeer(peer);
@@ -173,7 +196,7 @@ export class Fabric {
       if (peer === self) throw new ServiceError(`Port ${self} cannot be its own peer`, 400, "invalid-value", "peer");
       const other = this.cubes.get(target[0]);
       if (other && other.kind === "transparent") throw new ServiceError(`Cube ${target[0]} is transparent: it has no ports`, 400, "invalid-value", "peer");
-      if (other && other.flavour !== c.flavour) throw new ServiceError("It is not possible to connect TC and XDP ports", 400, "invalid-value", "peer");
+      if (other && other.flavour !== flavourOf(c.type)) throw new ServiceError("It is not possible to connect TC and XDP ports", 400, "invalid-value", "peer");
       return;
     }
     if (netdevIndex(peer) === undefined || !netdevUsable(peer) || isInjectorDevice(peer))
