@@ -28,7 +28,9 @@ export function encodeHop(h: Hop): Uint8Array {
 }
 
 export function sameHop(a: Hop, b: Hop): boolean {
-  return encodeHop(a).every((x, i) => x === encodeHop(b)[i]);
+  const x = encodeHop(a);
+  const y = encodeHop(b);
+  return x.every((v, i) => v === y[i]);
 }
 
 export function describeHop(h: Hop): string {

@@ -4,7 +4,7 @@ import type { BpfMap, BpfObject } from "../bpf/index.ts";
 import { u32Bytes } from "../bpf/index.ts";
 import type { LogLevel } from "../sdk/types.ts";
 import { LOG_LEVELS } from "../log.ts";
-import { encodeHop, type Flavour, type Hop } from "./hops.ts";
+import { encodeHop, sameHop, type Flavour, type Hop } from "./hops.ts";
 import { DatapathRuntime } from "./runtime.ts";
 
 /** Entry programs by name; a transparent cube has one per direction. */
@@ -70,6 +70,8 @@ export class CubeProgram {
 
   /** Standard cubes with an egress program: where a packet goes after it, per port. */
   setEgressNext(port: number, hop: Hop): void {
+    const before = this.egressHops.get(port);
+    if (before && sameHop(before, hop)) return;
     this.egressHops.set(port, hop);
     if (this.obj?.hasMap("pcn_egress_next")) this.obj.map("pcn_egress_next").update(u32Bytes(port), encodeHop(hop));
   }
@@ -81,6 +83,8 @@ export class CubeProgram {
 
   /** Points a port (standard cube) or a direction (transparent cube) at a hop. */
   setHop(key: number, hop: Hop): void {
+    const before = this.hops.get(key);
+    if (before && sameHop(before, hop)) return;
     this.hops.set(key, hop);
     if (this.obj) this.peers().update(u32Bytes(key), encodeHop(hop));
   }
