@@ -48,8 +48,17 @@ export const lib = dlopen("libbpf.so.1", {
   libbpf_set_print: { args: [p], returns: p },
 }).symbols;
 
+// Every libc call of the bpf layer: packet sockets, namespaces, the ring buffer's mmap/epoll.
 export const libc = dlopen("libc.so.6", {
   __errno_location: { args: [], returns: p },
+  open: { args: [T.cstring, i32], returns: i32 },
+  setns: { args: [i32, i32], returns: i32 },
+  socket: { args: [i32, i32, i32], returns: i32 },
+  sendto: { args: [i32, p, T.u64, i32, p, u32], returns: T.i64 },
+  setsockopt: { args: [i32, i32, i32, p, u32], returns: i32 },
+  epoll_create1: { args: [i32], returns: i32 },
+  epoll_ctl: { args: [i32, i32, i32, p], returns: i32 },
+  epoll_wait: { args: [i32, p, i32, i32], returns: i32 },
   if_nametoindex: { args: [T.cstring], returns: u32 },
   close: { args: [i32], returns: i32 },
   unlink: { args: [T.cstring], returns: i32 },

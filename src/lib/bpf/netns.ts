@@ -1,14 +1,8 @@
 // Running libbpf calls inside a named network namespace (one made by `ip netns add`).
 // Attaching XDP/TC, ifindex lookups and XDP live-frames test runs all act on the calling
 // thread's network namespace; this switches the JS thread there for the length of a callback.
-import { dlopen, FFIType as T } from "bun:ffi";
 import { BpfError, lastErrno } from "./errors.ts";
-
-const sys = dlopen("libc.so.6", {
-  open: { args: [T.cstring, T.i32], returns: T.i32 },
-  setns: { args: [T.i32, T.i32], returns: T.i32 },
-  close: { args: [T.i32], returns: T.i32 },
-}).symbols;
+import { libc as sys } from "./libbpf.ts";
 
 const O_RDONLY = 0;
 const O_CLOEXEC = 0o2000000;

@@ -1,14 +1,8 @@
 // Raw frames out of a netdev through an AF_PACKET socket: how the slow path injects packets.
-// Bun has no packet sockets, so this binds the few libc calls it needs.
-import { dlopen, FFIType as T, ptr } from "bun:ffi";
+// Bun has no packet sockets: these are libc's, bound in libbpf.ts.
+import { ptr } from "bun:ffi";
 import { BpfError, lastErrno } from "./errors.ts";
-
-const sys = dlopen("libc.so.6", {
-  socket: { args: [T.i32, T.i32, T.i32], returns: T.i32 },
-  sendto: { args: [T.i32, T.ptr, T.u64, T.i32, T.ptr, T.u32], returns: T.i64 },
-  setsockopt: { args: [T.i32, T.i32, T.i32, T.ptr, T.u32], returns: T.i32 },
-  close: { args: [T.i32], returns: T.i32 },
-}).symbols;
+import { libc as sys } from "./libbpf.ts";
 
 const AF_PACKET = 17;
 const SOCK_RAW = 3;

@@ -5,17 +5,13 @@
 // instead of ring_buffer__poll: libbpf would call back into JS through a JSCallback, and
 // Bun's JSCallbacks invoked on a Worker thread block the thread.
 import { read, toArrayBuffer, type Pointer } from "bun:ffi";
-import { dlopen, FFIType as T, ptr } from "bun:ffi";
+import { ptr } from "bun:ffi";
 import { libc } from "./libbpf.ts";
 import { BpfMap } from "./map.ts";
 
 // The worker sleeps in epoll_wait on the ring's fd (the kernel wakes it on every submitted
 // record) instead of polling; the wait is bounded so that a stop request is seen promptly.
-const epoll = dlopen("libc.so.6", {
-  epoll_create1: { args: [T.i32], returns: T.i32 },
-  epoll_ctl: { args: [T.i32, T.i32, T.i32, T.ptr], returns: T.i32 },
-  epoll_wait: { args: [T.i32, T.ptr, T.i32, T.i32], returns: T.i32 },
-}).symbols;
+
 const EPOLLIN = 1;
 const EPOLL_CTL_ADD = 1;
 const EPOLL_CLOEXEC = 0o2000000;
@@ -50,12 +46,12 @@ function open(fd: number): Ring {
   const consumer = <Pointer | null>libc.mmap(null, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   const producer = <Pointer | null>libc.mmap(null, page + 2 * size, PROT_READ, MAP_SHARED, fd, page);
   if (!consumer || Number(consumer) === -1 || !producer || Number(producer) === -1) throw new Error(`mmap ring buffer fd ${fd} failed`);
-  const epfd = epoll.epoll_create1(EPOLL_CLOEXEC);
+  const epfd = libc.epoll_create1(EPOLL_CLOEXEC);
   if (epfd < 0) throw new Error("epoll_create1 failed");
   // struct epoll_event { u32 events; u64 data; } packed: 12 bytes.
   const ev = new Uint8Array(12);
   new DataView(ev.buffer).setUint32(0, EPOLLIN, true);
-  if (epoll.epoll_ctl(epfd, EPOLL_CTL_ADD, fd, ptr(ev)) < 0) throw new Error(`epoll_ctl on ring buffer fd ${fd} failed`);
+  if (libc.epoll_ctl(epfd, EPOLL_CTL_ADD, fd, ptr(ev)) < 0) throw new Error(`epoll_ctl on ring buffer fd ${fd} failed`);
   return { epfd, events: new Uint8Array(12 * 4), consumer, producer, data: page, mask: size - 1, page, size };
 }
 
@@ -81,7 +77,7 @@ function loop(): void {
   if (stopped || !ring) return;
   const records = drain(ring);
   if (records.length > 0) self.postMessage({ records }, records.map((x) => x.buffer));
-  else epoll.epoll_wait(ring.epfd, ptr(ring.events), 4, WAIT_MS);
+  else libc.epoll_wait(ring.epfd, ptr(ring.events), 4, WAIT_MS);
   setTimeout(loop, 0);
 }
 
