@@ -11,7 +11,6 @@ import { BpfMap } from "./map.ts";
 
 // The worker sleeps in epoll_wait on the ring's fd (the kernel wakes it on every submitted
 // record) instead of polling; the wait is bounded so that a stop request is seen promptly.
-
 const EPOLLIN = 1;
 const EPOLL_CTL_ADD = 1;
 const EPOLL_CLOEXEC = 0o2000000;
