@@ -1,7 +1,9 @@
 // `make bench`: builds the benchmark's eBPF programs, measures every row in one run, and writes
 // bench/results/<YYYY-MM-DD>.md (and .svg). `bun bench/run.ts <key>...` measures only those rows
 // and prints the table without writing the report; the control-plane groups are the keys
-// cube, rest, cli, fdb and routes.
+// cube, rest, cli, fdb and routes; a row's group (e.g. `fw`: every firewall row) selects its rows
+// and their baselines. `--write` with keys writes the report all the same, as
+// bench/results/<YYYY-MM-DD>-<keys>.md (a partial report, named after what it holds).
 //   BENCH_TRIALS (default 5) trials of BENCH_SECONDS (default 2) per path, after a warm-up.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -18,7 +20,7 @@ import { measureProgram, type ProgramCase } from "./lib/programs.ts";
 import { controlMarkdown, markdown, svgChart, type ControlGroup, type Row } from "./lib/report.ts";
 import { linuxScenarios } from "./scenarios/linux.ts";
 import { polycubeScenarios } from "./scenarios/polycube.ts";
-import { firewallScenarios } from "./scenarios/firewall.ts";
+import { FIREWALL_NOTE, firewallReport, firewallScenarios } from "./scenarios/firewall.ts";
 import { natLbScenarios } from "./scenarios/natlb.ts";
 import { PIPELINE_METHOD, pipelineRows } from "./scenarios/pipelines.ts";
 import { Polycubed } from "./lib/polycubed.ts";
@@ -41,8 +43,19 @@ const CONTROL = {
   loadTrials: 3,
   oneByOneBudget: 30,
 };
-const only = process.argv.slice(2);
+const args = process.argv.slice(2);
+const write = args.includes("--write");
+const unknownFlag = args.find((a) => a.startsWith("--") && a !== "--write");
+if (unknownFlag) throw new Error(`unknown option ${unknownFlag} (usage: bun bench/run.ts [--write] [key...])`);
+const only = args.filter((a) => !a.startsWith("--"));
 const wanted = (key: string) => only.length === 0 || only.includes(key);
+
+/** The rows asked for: by key, or by group (a group brings the baselines of its rows too). */
+function selected(duts: DeviceUnderTest[]): DeviceUnderTest[] {
+  const inGroup = duts.filter((d) => d.group !== undefined && only.includes(d.group));
+  const keys = new Set([...inGroup.map((d) => d.key), ...inGroup.flatMap((d) => (d.baseline ? [d.baseline] : []))]);
+  return duts.filter((d) => wanted(d.key) || keys.has(d.key));
+}
 
 function log(msg: string): void {
   process.stderr.write(`bench: ${msg}\n`);
@@ -147,8 +160,7 @@ async function main(): Promise<void> {
         rows.push({ key: "source", label, section: "path" });
         paths.push(openSource(gen, sink, "source", label));
       }
-      for (const dut of pathScenarios(pcn)) {
-        if (!wanted(dut.key)) continue;
+      for (const dut of selected(pathScenarios(pcn))) {
         const row: Row = { key: dut.key, label: dut.label, section: "path", baseline: dut.baseline, perUnit: dut.perUnit };
         rows.push(row);
         log(`set up: ${dut.label}`);
@@ -160,6 +172,11 @@ async function main(): Promise<void> {
         }
       }
       const results = measureRounds(paths, opts, log);
+      const said = new Map<string, string>();
+      for (const p of paths) {
+        const words = await p.describe().catch((e: Error) => `(could not tell what it did: ${e.message.split("\n")[0]})`);
+        if (words) said.set(p.key, words);
+      }
       for (const row of rows) {
         const r = results.get(row.key);
         if (!r) continue;
@@ -172,7 +189,8 @@ async function main(): Promise<void> {
         row.nsPerPkt = 1e9 / r.best;
         row.detail = `median ${(r.median / 1e6).toFixed(2)}, worst ${(r.worst / 1e6).toFixed(2)} Mpps` +
           (row.key === "source" ? "" : `; ${(r.delivered * 100).toFixed(1)}% of sent delivered`) +
-          (r.stray ? `; ${r.stray} frames at the sink were not the test flow` : "");
+          (r.stray ? `; ${r.stray} frames at the sink were not the test flow` : "") +
+          (said.has(row.key) ? `; ${said.get(row.key)}` : "");
       }
     } finally {
       for (const p of paths) {
@@ -224,9 +242,11 @@ async function main(): Promise<void> {
     notes: [
       `Whole run: ${minutes} min.`,
       "Polycube rows (simplebridge, bridge, router): cubes made over the REST API of a polycubed started for the run (build/out/polycubed), their ports peered with the path's two veths in the root namespace; every cube has a static FDB or ARP entry for the sink (which never answers), so that no packet takes the slow path. Chains: simplebridges joined port to port; \"per added cube\" divides the added ns/pkt by the cubes added to the single bridge.",
+      FIREWALL_NOTE,
       "NAT and load-balancer rows (bench/scenarios/natlb.ts): one UDP flow, so one session (nat, lbrp) or conntrack entry (Linux) made once and looked up for every frame. NAT rewrites only the source, so the sink still counts the flow; the load-balancer rows send to a VIP outside both subnets and the sink counts only frames rewritten to its own address and port. Baselines: the same forwarding without the rewrite (pcn-router-tc, linux-router; the lbrp, an L2 cube, beside the simplebridge). Not measured: IPVS (this kernel has no ip_vs), NAT and lbrp in XDP modes, many flows (session-table churn).",
     ],
     chart: undefined as string | undefined,
+    afterPaths: firewallReport(rows),
   };
   const controlIntro = [
     "Every figure in this part is a control-plane one: time taken by the daemon (polycubed) or the CLI (polycubectl) to act on the configuration, not packet processing. They were taken after the datapath rows, against a second polycubed started for them (same options, no cube left from the datapath), on the same machine in the same run as their baselines.",
@@ -234,16 +254,18 @@ async function main(): Promise<void> {
     "Latencies are in milliseconds, summarised by nearest-rank percentiles (p50: the median sample; p99: the smallest sample with 99% of the samples at or below it). A ratio above 1 means polycube takes longer than its baseline.",
   ];
   const controlLines = controlMarkdown(control.groups, controlIntro);
-  if (only.length > 0) {
+  if (only.length > 0 && !write) {
     process.stdout.write(markdown(rows, meta, controlLines));
     return;
   }
+  const name = only.length > 0 ? `${date}-${only.join("-")}` : date;
+  if (only.length > 0) meta.notes.unshift(`Partial run: only the rows selected by \`bun bench/run.ts --write ${only.join(" ")}\`.`);
   const dir = join(import.meta.dir, "results");
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${date}.svg`), svgChart(rows.filter((r) => r.section === "path"), `End-to-end Mpps, ${date}`));
-  meta.chart = `${date}.svg`;
-  writeFileSync(join(dir, `${date}.md`), markdown(rows, meta, controlLines));
-  log(`wrote bench/results/${date}.md in ${minutes} min`);
+  writeFileSync(join(dir, `${name}.svg`), svgChart(rows.filter((r) => r.section === "path"), `End-to-end Mpps, ${date}`));
+  meta.chart = `${name}.svg`;
+  writeFileSync(join(dir, `${name}.md`), markdown(rows, meta, controlLines));
+  log(`wrote bench/results/${name}.md in ${minutes} min`);
 }
 
 for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {

@@ -12,9 +12,10 @@
 // peer with netdevs in the root namespace).
 // =================================================================
 import { Lab, type Endpoint } from "./lab.ts";
-import { udpFrame } from "./frame.ts";
+import { FLOW_PORT, udpFrame } from "./frame.ts";
 import { burst, type Generator, type Sink } from "./traffic.ts";
 import { inNs, ipNs, sh } from "./sh.ts";
+import { ifindex, PacketSocket, withNetns } from "../../src/lib/bpf/index.ts";
 
 /** Addressing of every path: the generator and the sink sit in different /24s. */
 export const NET = {
@@ -43,6 +44,8 @@ export interface DeviceUnderTest {
   label: string;
   /** Key of the row this one is compared with (ratio and added ns per packet), if any. */
   baseline?: string;
+  /** A name that selects this row (and its baseline) on the command line, e.g. "fw". */
+  group?: string;
   /** What this row adds to its baseline, to report the added ns per unit (e.g. 3 added cubes). */
   perUnit?: { count: number; unit: string };
   /**
@@ -61,6 +64,37 @@ export interface DeviceUnderTest {
    * exists. The harness deletes the namespaces and veths afterwards in any case.
    */
   teardown?(ends: PathEnds): Promise<void> | void;
+  /**
+   * The flow must have been seen both ways before each trial (connection tracking labels it
+   * ESTABLISHED): the generator sends one frame, then the sink answers it (see answerFromSink).
+   */
+  establish?: boolean;
+  /** After the measurement, before teardown: a few words appended to the row's detail. */
+  describe?(ends: PathEnds): Promise<string | undefined> | string | undefined;
+}
+
+/** Where the sink's answer goes: a MAC no interface has, so the generator's namespace drops it. */
+export const ANSWER_MAC = "02:00:00:00:00:fe";
+
+/**
+ * One UDP frame from the sink back to the generator, the reverse of the test flow
+ * (sink:FLOW_PORT -> generator:FLOW_PORT), written on the sink's veth by a packet socket in its
+ * namespace (the sink's XDP program only sees what arrives). Its destination MAC is ANSWER_MAC:
+ * bridges flood it towards the generator, whose kernel drops it as not addressed to it (no port
+ * unreachable comes back), but every filter on the way has seen the reply of the flow.
+ */
+export function answerFromSink(ends: PathEnds, dstIp = NET.genIp): void {
+  const frame = udpFrame({ srcMac: ends.sink.mac, dstMac: ANSWER_MAC, srcIp: NET.sinkIp, dstIp, srcPort: FLOW_PORT, dstPort: FLOW_PORT });
+  const send = () => {
+    const s = new PacketSocket();
+    try {
+      s.send(ifindex(ends.sink.dev), frame);
+    } finally {
+      s.close();
+    }
+  };
+  if (ends.sink.ns) withNetns(ends.sink.ns, send);
+  else send();
 }
 
 /** Thrown by setup() when the DUT cannot run on this machine; the row says why. */
@@ -72,6 +106,8 @@ export interface Path {
   label: string;
   /** Frames per second: delivered to the sink, or (the source alone) run by the generator. */
   trial(seconds: number): { pps: number; sent: number; delivered: number; stray: number };
+  /** The DUT's own words on what it did during the measurement (before close), if it has any. */
+  describe(): Promise<string | undefined>;
   /** Undoes the DUT and removes the path's namespaces and veths. */
   close(): Promise<void>;
 }
@@ -122,9 +158,14 @@ export async function openPath(dut: DeviceUnderTest, gen: Generator, sink: Sink)
       label: dut.label,
       trial(seconds) {
         gen.configure(frame, g, genNs);
+        if (dut.establish) {
+          gen.send(1, frame);
+          answerFromSink(ends!);
+        }
         const b = burst(gen, sink, frame, seconds);
         return { pps: (b.delivered * 1e9) / b.ns, sent: b.sent, delivered: b.delivered, stray: b.stray };
       },
+      describe: async () => (dut.describe ? await dut.describe(ends!) : undefined),
       close,
     };
   } catch (e) {
@@ -147,6 +188,7 @@ export function openSource(gen: Generator, sink: Sink, key: string, label: strin
         const b = burst(gen, sink, frame, seconds);
         return { pps: (b.sent * 1e9) / b.ns, sent: b.sent, delivered: b.sent, stray: 0 };
       },
+      describe: async () => undefined,
       close: async () => lab.cleanup(),
     };
   } catch (e) {

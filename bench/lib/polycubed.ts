@@ -79,7 +79,11 @@ export class Polycubed {
       headers: body === undefined ? undefined : { "content-type": "application/json" },
     });
     const text = await r.text();
-    if (r.status >= 300) throw new RestError(`${method} ${path}: ${r.status} ${text.trim()}`);
+    if (r.status >= 300) {
+      // A refused batch of 10,000 entries can name every one of them: the start says enough.
+      const said = text.trim();
+      throw new RestError(`${method} ${path}: ${r.status} ${said.length > 600 ? `${said.slice(0, 600)}… (${said.length} characters)` : said}`);
+    }
     return text ? JSON.parse(text) : undefined;
   }
 

@@ -20,6 +20,8 @@ export interface ReportMeta {
   method: string[];
   notes: string[];
   chart?: string;
+  /** Lines of sections of their own, after the end-to-end table (e.g. the firewall's goals). */
+  afterPaths?: string[];
 }
 
 /** A control-plane latency: one figure per sample (ms), summarised by its p50 and p99. */
@@ -154,6 +156,7 @@ export function markdown(rows: Row[], meta: ReportMeta, control: string[] = []):
     "",
   ];
   if (meta.chart) lines.push(`![Mpps per path](${meta.chart})`, "");
+  lines.push(...(meta.afterPaths ?? []));
   lines.push(
     "## Datapath: per-packet cost of a program (BPF_PROG_TEST_RUN, no live frames)",
     "",

@@ -116,13 +116,15 @@ export class Sink extends BenchProgram {
 /**
  * Sends frames until `seconds` have passed and counts what the sink saw. Each test run is sized
  * from the rate of the one before to last about a quarter of a second: one run blocks the thread.
+ * The first is small (4096 frames), so that a slow path (tens of microseconds per frame: 10,000
+ * iptables rules) does not overrun the trial's length.
  */
 export function burst(gen: Generator, sink: Sink, frame: Uint8Array, seconds: number): Burst {
   const target = seconds * 1e9;
   const before = sink.counts();
   let sent = 0;
   let ns = 0;
-  let chunk = 1 << 16;
+  let chunk = 1 << 12;
   while (ns < target) {
     const t = gen.send(chunk, frame);
     ns += t;

@@ -141,15 +141,18 @@ const SERVICES: Service[] = [
     }),
   },
   {
-    name: "firewall", label: "firewall on the netdev (INGRESS: 8 rules, the last one accepts the flow; default DROP)", transparent: true, expect: "pass",
+    name: "firewall", label: "firewall on the netdev (INGRESS: 8 rules, the last one accepts the flow; default DROP; conntrack OFF)", transparent: true, expect: "pass",
+    // conntrack OFF: with the default (ON, accept-established ON) every repetition after the
+    // first would be ESTABLISHED and skip the rules.
     body: (type) => ({
       type,
+      conntrack: "OFF",
       chain: [{
         name: "INGRESS",
         default: "DROP",
         rule: [
           ...Array.from({ length: 7 }, (_, i) => ({ id: i, src: `10.99.${i}.0/24`, l4proto: "TCP", dport: 1000 + i, action: "DROP" })),
-          { id: 7, src: `${NET.genIp}/32`, dst: `${NET.sinkIp}/32`, l4proto: "UDP", dport: FLOW_PORT, action: "FORWARD" },
+          { id: 7, src: `${NET.genIp}/32`, dst: `${NET.sinkIp}/32`, l4proto: "UDP", dport: FLOW_PORT, action: "ACCEPT" },
         ],
       }],
     }),

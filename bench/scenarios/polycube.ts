@@ -16,7 +16,7 @@ import type { Lab } from "../lib/lab.ts";
 import type { Polycubed } from "../lib/polycubed.ts";
 
 export type CubeType = "TC" | "XDP_SKB" | "XDP_DRV";
-const TAG: Record<CubeType, string> = { TC: "tc", XDP_SKB: "xdpskb", XDP_DRV: "xdpdrv" };
+export const TAG: Record<CubeType, string> = { TC: "tc", XDP_SKB: "xdpskb", XDP_DRV: "xdpdrv" };
 
 /** Creates a cube of the row's service and remembers it, for teardown. */
 type Create = (name: string, body: unknown) => Promise<void>;
