@@ -161,6 +161,7 @@ export async function openPath(dut: DeviceUnderTest, gen: Generator, sink: Sink)
         if (dut.establish) {
           gen.send(1, frame);
           answerFromSink(ends!);
+          Bun.sleepSync(10); // the answer's softirq work, before the trial counts
         }
         const b = burst(gen, sink, frame, seconds);
         return { pps: (b.delivered * 1e9) / b.ns, sent: b.sent, delivered: b.delivered, stray: b.stray };

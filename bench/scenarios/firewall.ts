@@ -23,7 +23,7 @@
 import { writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { NET, NotAvailable, type DeviceUnderTest, type PathEnds } from "../lib/dut.ts";
+import { ANSWER_MAC, NET, NotAvailable, type DeviceUnderTest, type PathEnds } from "../lib/dut.ts";
 import { FLOW_PORT } from "../lib/frame.ts";
 import type { Lab } from "../lib/lab.ts";
 import type { Polycubed } from "../lib/polycubed.ts";
@@ -99,7 +99,8 @@ export function polycubeFirewall(pcn: Polycubed, type: CubeType, n: number, ct: 
       await pcn.rest("POST", `/simplebridge/${br}/`, {
         type,
         ports: [{ name: "in", peer: ends.ingress }, { name: "out", peer: ends.egress }],
-        fdb: { entry: [{ address: ends.sink.mac, port: "out" }] },
+        // The sink's answers (ct rows) go to ANSWER_MAC: known, so they do not take the slow path.
+        fdb: { entry: [{ address: ends.sink.mac, port: "out" }, { address: ANSWER_MAC, port: "in" }] },
       });
       made.push(`simplebridge/${br}`);
       // conntrack ON and accept-established ON are the defaults: the ct rows leave them.
@@ -133,6 +134,9 @@ export function polycubeFirewall(pcn: Polycubed, type: CubeType, n: number, ct: 
         const s = (table ?? []).find((e) => e.src === NET.genIp && e.dst === NET.sinkIp && String(e.l4proto).toUpperCase() === "UDP") ??
           (table ?? []).find((e) => e.src === NET.sinkIp && e.dst === NET.genIp && String(e.l4proto).toUpperCase() === "UDP");
         parts.push(s ? `session-table: UDP ${s.src}:${s.sport} -> ${s.dst}:${s.dport} ${s.state} (eta ${s.eta} s); ESTABLISHED frames skip the rules uncounted` : "the flow is not in the session-table");
+        // The sink's answers leave through the port the cube is on: its EGRESS chain (no rules) counts them.
+        const out = await pcn.rest("GET", `/firewall/${fw}/chain/EGRESS/stats/`) as Array<{ pkts?: number }>;
+        parts.push(`EGRESS counted ${count((out ?? []).reduce((a, e) => a + Number(e.pkts ?? 0), 0))} frames (the sink sent one answer before each trial and warm-up)`);
       }
       return parts.join("; ");
     },
