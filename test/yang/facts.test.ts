@@ -285,6 +285,8 @@ describe("the comparison itself", () => {
       "/l  list  key=a b",
       "/l/a  leaf  uint32",
       "/l/b  leaf  inet:ipv4-address  mandatory=true",
+      "/l/c  leaf  string  mandatory=true",
+      "/tags  leaf-list  string",
       "/st  container  config=false",
       "/st/n  leaf  uint64",
       "/go  action",
@@ -296,8 +298,8 @@ describe("the comparison itself", () => {
     loadModule(`module t { yang-version 1.1; namespace "urn:t"; prefix t; import polycube-base { prefix b; } import ietf-inet-types { prefix inet; }
       typedef act { type enumeration { enum DROP; enum LOG; enum ACCEPT; } default ACCEPT; }
       uses b:base-yang-module; ${body} }`, [YANG]).root;
-  const good = `leaf mode { type act; } list l { key "a b"; leaf a { type uint32; } leaf b { type inet:ipv4-address; } }
-      container st { config false; leaf n { type uint64; } } action go { output { leaf ok { type boolean; } } }`;
+  const good = `leaf mode { type act; } list l { key "a b"; leaf a { type uint32; } leaf b { type inet:ipv4-address; } leaf c { type string; mandatory true; } }
+      leaf-list tags { type string; } container st { config false; leaf n { type uint64; } } action go { output { leaf ok { type boolean; } } }`;
   test("reads a typedef'd enumeration with its inherited default", () => {
     expect(facts.nodes[0]).toMatchObject({ path: "/mode", kind: "leaf", typeName: "act", enums: ["DROP", "LOG", "ACCEPT"], attrs: { default: "ACCEPT" } });
     expect(facts.nodes[1]!.attrs.key).toBe("a b");
@@ -307,7 +309,7 @@ describe("the comparison itself", () => {
   });
   test("each kind of drift is named with its path", () => {
     const bad = `leaf mode { type enumeration { enum LOG; enum DROP; enum ACCEPT; } default DROP; }
-      list l { key "b a"; leaf a { type uint32; } leaf b { type string; mandatory true; } }
+      list l { key "b a"; leaf a { type uint32; } leaf b { type string; mandatory true; } leaf c { type string; } }
       list st { key n; leaf n { type uint64; } leaf extra { type string; } } action go { output { leaf ok { type boolean; } } }`;
     expect(drifts(model(bad), expand(facts))).toEqual([
       "/mode: type enumeration, original act",
@@ -315,6 +317,8 @@ describe("the comparison itself", () => {
       "/mode: default DROP, original ACCEPT",
       "/l: keys b a, original a b",
       "/l/b: type string, original ipv4-address",
+      "/l/c: mandatory false, original true",
+      "/tags: missing (original: leaf-list string)",
       "/st: kind list, original container",
       "/st/n: config true, original false",
       "/st/extra: leaf not in the original",
