@@ -16,8 +16,10 @@
 //                            `-m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT` /
 //                            `ct state established,related accept` first, then the same N rules
 // The first N-1 rules name source prefixes and TCP ports that the generated UDP flow never has;
-// the last accepts it; the chain's default (policy) is DROP, so a row that loses the last rule
-// delivers nothing. Every rule set is loaded in one go (one batch request, one iptables-restore,
+// the last accepts it; at 10,000 rules, "-shapes" rows (pcn-fw10000-shapes-tc,
+// iptables-fw10000-shapes) spread them over 75 shapes (prefix lengths x which ports) instead of
+// one, as the firewall's tuple space search costs one lookup per shape. The chain's default
+// (policy) is DROP, so a row that loses the last rule delivers nothing. Every rule set is loaded in one go (one batch request, one iptables-restore,
 // one nft -f), timed; firewallReport() puts those times and the issue's goals in the report.
 // Key "fw" on the command line selects all these rows and their baselines.
 import { writeFileSync, rmSync } from "node:fs";
@@ -36,8 +38,11 @@ import { TAG, type CubeType } from "./polycube.ts";
 export const FW_RULE_COUNTS = [10, 1000, 10_000];
 /** The XDP_DRV rows: the smallest and the largest rule set (each row costs run time). */
 const FW_XDP_COUNTS = [10, 10_000];
-/** The rule set of the conntrack rows. */
+/** The rule set of the conntrack rows and of the many-shapes rows. */
 const FW_CT_COUNT = 10_000;
+/** Many-shapes rule sets: source prefix lengths /8 to /32 x (dport | sport | both). */
+const SHAPE_LENGTHS = 25;
+const SHAPE_PORTS = 3;
 /** The command-line key of every firewall row. */
 export const FW_GROUP = "fw";
 
@@ -49,9 +54,46 @@ type Tool = "iptables" | "iptables-legacy" | "nft";
 const count = (n: number) => n.toLocaleString("en");
 const rules = (n: number) => `${count(n)} rule${n > 1 ? "s" : ""}`;
 
-/** The non-matching rules: source prefixes and TCP ports the flow never has (distinct up to 14,335). */
-function filler(i: number): { src: string; dport: number } {
-  return { src: `10.${200 + (i >> 8)}.${i & 255}.0/24`, dport: 1000 + i };
+/**
+ * A row's rule set: n rules, the match last; `shapes`: the fillers spread over
+ * SHAPE_LENGTHS x SHAPE_PORTS shapes (prefix length, which ports) instead of one.
+ */
+interface RuleSet {
+  n: number;
+  ct: boolean;
+  shapes: boolean;
+}
+
+const suffix = (r: RuleSet) => `${r.shapes ? "-shapes" : ""}${r.ct ? "-ct" : ""}`;
+const shapeCount = (r: RuleSet) => (r.shapes ? Math.min(r.n - 1, SHAPE_LENGTHS * SHAPE_PORTS) : 1) + 1;
+const setLabel = (r: RuleSet) => `${rules(r.n)}${r.shapes ? ` in ${shapeCount(r)} shapes` : ""}, match last`;
+
+/** A non-matching TCP rule: a source prefix and ports the flow never has. */
+interface Filler {
+  src: string;
+  sport?: number;
+  dport?: number;
+}
+
+/**
+ * Filler i: distinct for i < 14,336 (its port). One shape: 10.<200+i/256>.<i%256>.0/24 and a
+ * destination port. Many shapes: a prefix of /8 to /32 of an address in 172.16.0.1 to
+ * 172.55.255.1 (never the flow's 10.250.1.2), with a destination port, a source port or both.
+ */
+function filler(i: number, shapes: boolean): Filler {
+  if (!shapes) return { src: `10.${200 + (i >> 8)}.${i & 255}.0/24`, dport: 1000 + i };
+  const len = 8 + (i % SHAPE_LENGTHS);
+  const ports = Math.floor(i / SHAPE_LENGTHS) % SHAPE_PORTS;
+  const addr = ((172 << 24) | ((16 + (i >> 8)) << 16) | ((i & 255) << 8) | 1) >>> 0;
+  const net = len === 0 ? 0 : (addr & (~0 << (32 - len))) >>> 0;
+  const src = `${[24, 16, 8, 0].map((b) => (net >>> b) & 255).join(".")}/${len}`;
+  return { src, ...(ports !== 1 ? { dport: 1000 + i } : {}), ...(ports !== 0 ? { sport: 1000 + i } : {}) };
+}
+
+/** Filler i as iptables and nft rule text. */
+function fillerText(f: Filler, tool: Tool): string {
+  if (tool === "nft") return `ip saddr ${f.src} tcp${f.sport !== undefined ? ` sport ${f.sport}` : ""}${f.dport !== undefined ? ` dport ${f.dport}` : ""} accept`;
+  return `-A FORWARD -s ${f.src} -p tcp${f.sport !== undefined ? ` --sport ${f.sport}` : ""}${f.dport !== undefined ? ` --dport ${f.dport}` : ""} -j ACCEPT`;
 }
 
 /** Rule-set loads, timed in set-up, by row key (firewallReport lists them). */
@@ -82,13 +124,14 @@ function ctLabel(ct: boolean): string {
   return ct ? ", conntrack ON (automatic mode: the ESTABLISHED flow skips the rules)" : ", conntrack OFF";
 }
 
-export function polycubeFirewall(pcn: Polycubed, type: CubeType, n: number, ct: boolean): DeviceUnderTest {
+export function polycubeFirewall(pcn: Polycubed, type: CubeType, set: RuleSet): DeviceUnderTest {
   const made: string[] = [];
   let fw = "";
-  const key = `pcn-fw${n}${ct ? "-ct" : ""}-${TAG[type]}`;
+  const { n, ct } = set;
+  const key = `pcn-fw${n}${suffix(set)}-${TAG[type]}`;
   return {
     key,
-    label: `polycube firewall, ${rules(n)}, match last${ctLabel(ct)} (${type}, on a simplebridge port)`,
+    label: `polycube firewall, ${setLabel(set)}${ctLabel(ct)} (${type}, on a simplebridge port)`,
     baseline: `pcn-simplebridge-${TAG[type]}`,
     group: FW_GROUP,
     placement: "root",
@@ -106,12 +149,15 @@ export function polycubeFirewall(pcn: Polycubed, type: CubeType, n: number, ct: 
       // conntrack ON and accept-established ON are the defaults: the ct rows leave them.
       await pcn.rest("POST", `/firewall/${fw}/`, { type, ...(ct ? {} : { conntrack: "OFF" }), chain: [{ name: "INGRESS", default: "DROP" }] });
       made.push(`firewall/${fw}`);
+      // Entries as lean as the model allows (APPEND needs no id; ACCEPT is the default action):
+      // the daemon takes request bodies of up to 1 MiB, and 10,000 entries with an id and an
+      // action come to about that much.
       const batch: unknown[] = [];
-      for (let i = 0; i < n - 1; i++) batch.push({ id: i, operation: "APPEND", ...filler(i), l4proto: "TCP", action: "ACCEPT" });
-      batch.push({ id: n - 1, operation: "APPEND", dst: NET.sinkIp, l4proto: "UDP", action: "ACCEPT" });
+      for (let i = 0; i < n - 1; i++) batch.push({ operation: "APPEND", ...filler(i, set.shapes), l4proto: "TCP" });
+      batch.push({ operation: "APPEND", dst: NET.sinkIp, l4proto: "UDP", action: "ACCEPT" });
       const t0 = performance.now();
       await pcn.rest("POST", `/firewall/${fw}/chain/INGRESS/batch/`, { rules: batch });
-      loads.set(key, { label: `polycube firewall (${type})${ct ? ", conntrack ON" : ""}`, rules: n, seconds: (performance.now() - t0) / 1e3, how: "one REST request: POST chain/INGRESS/batch, APPEND entries" });
+      loads.set(key, { label: `polycube firewall (${type})${ct ? ", conntrack ON" : ""}${set.shapes ? `, ${shapeCount(set)} shapes` : ""}`, rules: n, seconds: (performance.now() - t0) / 1e3, how: "one REST request: POST chain/INGRESS/batch, APPEND entries" });
       // The cube must read as this row says, or its figures would be another row's.
       const chain = await pcn.rest("GET", `/firewall/${fw}/chain/INGRESS/`) as { default?: string; rule?: unknown[] };
       if (chain.rule?.length !== n || String(chain.default).toUpperCase() !== "DROP") {
@@ -134,9 +180,6 @@ export function polycubeFirewall(pcn: Polycubed, type: CubeType, n: number, ct: 
         const s = (table ?? []).find((e) => e.src === NET.genIp && e.dst === NET.sinkIp && String(e.l4proto).toUpperCase() === "UDP") ??
           (table ?? []).find((e) => e.src === NET.sinkIp && e.dst === NET.genIp && String(e.l4proto).toUpperCase() === "UDP");
         parts.push(s ? `session-table: UDP ${s.src}:${s.sport} -> ${s.dst}:${s.dport} ${s.state} (eta ${s.eta} s); ESTABLISHED frames skip the rules uncounted` : "the flow is not in the session-table");
-        // The sink's answers leave through the port the cube is on: its EGRESS chain (no rules) counts them.
-        const out = await pcn.rest("GET", `/firewall/${fw}/chain/EGRESS/stats/`) as Array<{ pkts?: number }>;
-        parts.push(`EGRESS counted ${count((out ?? []).reduce((a, e) => a + Number(e.pkts ?? 0), 0))} frames (the sink sent one answer before each trial and warm-up)`);
       }
       return parts.join("; ");
     },
@@ -147,15 +190,16 @@ export function polycubeFirewall(pcn: Polycubed, type: CubeType, n: number, ct: 
 }
 
 /** A Linux bridge with br_netfilter on, then N rules by iptables, iptables-legacy or nft in its namespace. */
-export function netfilterFirewall(tool: Tool, n: number, ct: boolean): DeviceUnderTest {
+export function netfilterFirewall(tool: Tool, set: RuleSet): DeviceUnderTest {
   const bridge = linuxBridge(true);
-  const key = `${tool}-fw${n}${ct ? "-ct" : ""}`;
+  const { n, ct } = set;
+  const key = `${tool}-fw${n}${suffix(set)}`;
   const ctRule = tool === "nft" ? "ct state established,related accept" : "-m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT";
   const restore = tool === "nft" ? "nft -f" : `${tool}-restore`;
   return {
     key,
     get label() {
-      return `${toolName(tool)}, ${ct ? `\`${ctRule}\` first, then ` : ""}${rules(n)}, match last (Linux bridge, br_netfilter)`;
+      return `${toolName(tool)}, ${ct ? `\`${ctRule}\` first, then ` : ""}${setLabel(set)} (Linux bridge, br_netfilter)`;
     },
     baseline: "linux-bridge-nf",
     group: FW_GROUP,
@@ -169,20 +213,20 @@ export function netfilterFirewall(tool: Tool, n: number, ct: boolean): DeviceUnd
       if (tool !== "nft") {
         lines.push("*filter", ":INPUT ACCEPT [0:0]", ":FORWARD DROP [0:0]", ":OUTPUT ACCEPT [0:0]");
         if (ct) lines.push(`-A FORWARD ${ctRule}`);
-        for (let i = 0; i < n - 1; i++) { const f = filler(i); lines.push(`-A FORWARD -s ${f.src} -p tcp --dport ${f.dport} -j ACCEPT`); }
+        for (let i = 0; i < n - 1; i++) lines.push(fillerText(filler(i, set.shapes), tool));
         lines.push(`-A FORWARD -d ${NET.sinkIp} -p udp -j ACCEPT`, "COMMIT", "");
       } else {
         // Counters on the first and the last rule only (iptables counts every rule anyway).
         lines.push("table ip pcnbfw {", " chain forward {", "  type filter hook forward priority 0; policy drop;");
         if (ct) lines.push("  ct state established,related counter accept");
-        for (let i = 0; i < n - 1; i++) { const f = filler(i); lines.push(`  ip saddr ${f.src} tcp dport ${f.dport} accept`); }
+        for (let i = 0; i < n - 1; i++) lines.push(`  ${fillerText(filler(i, set.shapes), tool)}`);
         lines.push(`  ip daddr ${NET.sinkIp} meta l4proto udp counter accept`, " }", "}", "");
       }
       writeFileSync(file, lines.join("\n"));
       try {
         const t0 = performance.now();
         sh(`${inNs(ends.ns)}${restore} ${file}`);
-        loads.set(key, { label: toolName(tool) + (ct ? ", conntrack rule first" : ""), rules: n + (ct ? 1 : 0), seconds: (performance.now() - t0) / 1e3, how: `\`${restore} FILE\` (one file, process start included)` });
+        loads.set(key, { label: toolName(tool) + (ct ? ", conntrack rule first" : "") + (set.shapes ? `, ${shapeCount(set)} shapes` : ""), rules: n + (ct ? 1 : 0), seconds: (performance.now() - t0) / 1e3, how: `\`${restore} FILE\` (one file, process start included)` });
       } finally {
         rmSync(file, { force: true });
       }
@@ -216,13 +260,19 @@ export function netfilterFirewall(tool: Tool, n: number, ct: boolean): DeviceUnd
 
 export function firewallScenarios(pcn: Polycubed): DeviceUnderTest[] {
   const rows: DeviceUnderTest[] = [];
-  const linux = (n: number, ct: boolean) => (["iptables", "iptables-legacy", "nft"] as const).map((t) => netfilterFirewall(t, n, ct));
+  const linux = (set: RuleSet) => (["iptables", "iptables-legacy", "nft"] as const).map((t) => netfilterFirewall(t, set));
   for (const n of FW_RULE_COUNTS) {
-    rows.push(polycubeFirewall(pcn, "TC", n, false));
-    if (FW_XDP_COUNTS.includes(n)) rows.push(polycubeFirewall(pcn, "XDP_DRV", n, false));
-    rows.push(...linux(n, false));
+    const set = { n, ct: false, shapes: false };
+    rows.push(polycubeFirewall(pcn, "TC", set));
+    if (FW_XDP_COUNTS.includes(n)) rows.push(polycubeFirewall(pcn, "XDP_DRV", set));
+    rows.push(...linux(set));
   }
-  rows.push(polycubeFirewall(pcn, "TC", FW_CT_COUNT, true), polycubeFirewall(pcn, "XDP_DRV", FW_CT_COUNT, true), ...linux(FW_CT_COUNT, true));
+  const ct = { n: FW_CT_COUNT, ct: true, shapes: false };
+  rows.push(polycubeFirewall(pcn, "TC", ct), polycubeFirewall(pcn, "XDP_DRV", ct), ...linux(ct));
+  // Tuple space search costs one lookup per shape: the same size, spread over many shapes
+  // (iptables beside it: a linear walk, whatever the shapes).
+  const shapes = { n: FW_CT_COUNT, ct: false, shapes: true };
+  rows.push(polycubeFirewall(pcn, "TC", shapes), netfilterFirewall("iptables", shapes));
   return rows;
 }
 
@@ -250,17 +300,17 @@ export function firewallReport(rows: Row[]): string[] {
     "| goal | measured | ratio | verdict |",
     "|---|---|---:|---|",
   ];
-  for (const t of ["tc", "xdpdrv"]) {
+  for (const [t, s, what] of [["tc", "", "TC"], ["xdpdrv", "", "XDP_DRV"], ["tc", "-shapes", `TC, ${count(GOAL.to)} rules in ${SHAPE_LENGTHS * SHAPE_PORTS + 1} shapes`]]) {
     const a = `pcn-fw${GOAL.from}-${t}`;
-    const b = `pcn-fw${GOAL.to}-${t}`;
+    const b = `pcn-fw${GOAL.to}${s}-${t}`;
     if (!byKey.has(a) && !byKey.has(b)) continue;
     const r = div(ns(b), ns(a));
-    lines.push(`| flat, polycube ${t === "tc" ? "TC" : "XDP_DRV"}, conntrack OFF | ${f1(ns(a))} ns/pkt at ${count(GOAL.from)} rules (added ${f1(added(a))}), ${f1(ns(b))} at ${count(GOAL.to)} (added ${f1(added(b))}) | ${f2(r)} | ${met(r === undefined ? undefined : r <= GOAL.flat)} |`);
+    lines.push(`| flat, polycube ${what}, conntrack OFF | ${f1(ns(a))} ns/pkt at ${count(GOAL.from)} rules (added ${f1(added(a))}), ${f1(ns(b))} at ${count(GOAL.to)} (added ${f1(added(b))}) | ${f2(r)} | ${met(r === undefined ? undefined : r <= GOAL.flat)} |`);
   }
   for (const [other, name] of [["iptables", iptablesName()], ["iptables-legacy", "iptables-legacy (x_tables)"], ["nft", "nftables"]] as const) {
-    for (const [suffix, what] of [["", "conntrack OFF / no conntrack rule"], ["-ct", "conntrack ON, flow ESTABLISHED"]] as const) {
-      const p = `pcn-fw${GOAL.to}${suffix}-tc`;
-      const o = `${other}-fw${GOAL.to}${suffix}`;
+    for (const [sfx, what] of [["", "conntrack OFF / no conntrack rule"], ["-ct", "conntrack ON, flow ESTABLISHED"], ["-shapes", `${SHAPE_LENGTHS * SHAPE_PORTS + 1} rule shapes, conntrack OFF`]] as const) {
+      const p = `pcn-fw${GOAL.to}${sfx}-tc`;
+      const o = `${other}-fw${GOAL.to}${sfx}`;
       if (!byKey.has(p) || !byKey.has(o)) continue;
       const r = div(ns(o), ns(p));
       const goal = other === "nft" ? "(no goal)" : met(r === undefined ? undefined : r >= GOAL.speedup);
@@ -270,6 +320,7 @@ export function firewallReport(rows: Row[]): string[] {
   lines.push(
     "",
     "The ratio is end to end (source + path + sink on one core), so it understates the filters' own ratio: the ratio of added ns/pkt compares the filters alone.",
+    `The firewall classifies by tuple space search: one hash lookup per rule shape (which fields a rule constrains, its prefix lengths), not per rule. The main rule sets have 2 shapes (every filler is a /24 source and a TCP destination port; the match is a destination and UDP), so their flatness is by construction; the \`-shapes\` rows spread the same number of fillers over ${SHAPE_LENGTHS} source prefix lengths (/8 to /32) x ${SHAPE_PORTS} port uses (destination, source, both), ${SHAPE_LENGTHS * SHAPE_PORTS + 1} shapes with the match's, the match last, so that every shape is searched (the firewall allows 128).`,
     "Connection tracking rows: before every trial the generator sends one frame and the sink answers it (UDP sink:9 -> generator:9, to a MAC nobody has, so the generator's kernel drops it silently), so Linux labels the flow ESTABLISHED (it needs a reply; the firewall labels UDP ESTABLISHED from its second datagram either way); the rows' details say what each filter counted (ESTABLISHED frames skip the firewall's rules and its counters; the Linux conntrack rule counts them).",
     "",
     "### Firewall: loading the rule set",
