@@ -313,8 +313,9 @@ export function firewallReport(rows: Row[]): string[] {
       const o = `${other}-fw${GOAL.to}${sfx}`;
       if (!byKey.has(p) || !byKey.has(o)) continue;
       const r = div(ns(o), ns(p));
-      const goal = other === "nft" ? "(no goal)" : met(r === undefined ? undefined : r >= GOAL.speedup);
-      lines.push(`| ≥ ${GOAL.speedup}x ${name} at ${count(GOAL.to)} rules, ${what} (polycube TC) | ${f1(ns(o))} vs ${f1(ns(p))} ns/pkt; added ${f1(added(o))} vs ${f1(added(p))}, ratio of added ${f2(div(added(o), added(p)))} | ${f2(r)} | ${goal} |`);
+      // The goal is about matching 10,000 rules; with conntrack both sides skip them for ESTABLISHED packets.
+      const goal = other === "nft" ? "(no goal)" : sfx === "-ct" ? "(no goal: ESTABLISHED packets skip the rules on both sides)" : met(r === undefined ? undefined : r >= GOAL.speedup);
+      lines.push(`| ${sfx === "-ct" ? "beside" : `≥ ${GOAL.speedup}x`} ${name} at ${count(GOAL.to)} rules, ${what} (polycube TC) | ${f1(ns(o))} vs ${f1(ns(p))} ns/pkt; added ${f1(added(o))} vs ${f1(added(p))}, ratio of added ${f2(div(added(o), added(p)))} | ${f2(r)} | ${goal} |`);
     }
   }
   lines.push(
