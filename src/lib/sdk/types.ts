@@ -117,6 +117,12 @@ export interface CubeControl {
   apply?(changes: Change[], config: JsonObject): Promise<void> | void;
   /** Live state (config false nodes, learned entries) overlaid on the stored configuration on GET. */
   state?(): Promise<JsonObject> | JsonObject;
+  /**
+   * Services that own their configuration (ServiceModule.ownsConfig): the configuration the
+   * daemon should store, without the cost of reading live state. Without it the daemon reads
+   * state() and keeps its configuration part.
+   */
+  config?(): Promise<JsonObject> | JsonObject;
   /** A YANG action, e.g. fdb/flush. `path` ends with the action's name. */
   action?(path: PathStep[], input: JsonObject): Promise<JsonObject | void> | JsonObject | void;
   packetIn?(pkt: PacketIn): Promise<void> | void;

@@ -55,7 +55,8 @@ export interface StpPortConfig {
   pathCost: number;
 }
 
-export const DEFAULT_TIMERS: StpTimers = { helloTime: 2, maxAge: 20, forwardDelay: 15 };
+/** The model's defaults (the original's: a forward delay of 10 s, not 802.1D's 15). */
+export const DEFAULT_TIMERS: StpTimers = { helloTime: 2, maxAge: 20, forwardDelay: 10 };
 export const DEFAULT_PRIORITY = 32768;
 export const DEFAULT_PORT_PRIORITY = 128;
 export const DEFAULT_PATH_COST = 4;

@@ -1,74 +1,127 @@
-// firewall datapath: a transparent IPv4 ACL with one chain per direction.
+// firewall datapath: a transparent IPv4 ACL with one chain of rules per direction and a
+// connection tracker shared by both, as the original's firewall.
 //
-// Classification (why not a linear scan): a rule is a conjunction of per-field conditions
-// (source prefix, destination prefix, protocol, source port, destination port, TCP flags,
-// connection state). For each field the control plane precomputes, for every value that can
-// make a difference, the bitmap of the rules that field admits: a longest-prefix-match trie
-// for the addresses (each stored prefix carries the rules whose prefix contains it, so the
-// longest match alone is enough), a hash for protocols, ports and connection states with a
-// wildcard entry for values no rule names, and all 256 TCP flag combinations when a rule looks
-// at flags. A packet costs one lookup per field that some rule uses, then a bounded loop over
-// ceil(rules/64) words ANDing the bitmaps; the lowest set bit is the first matching rule. This
-// is the original's linear bit-vector search, done in one program instead of 13 tail-called
-// ones: the cost grows with rules/64 (16 words for 1000 rules), the verifier sees one loop of
-// at most FW_WORDS iterations, and there is no per-rule branch.
+// Classification is a tuple space search. A rule is a conjunction of conditions on the packet:
+// a source and a destination prefix, protocol, ports, TCP flags under a mask, connection state.
+// Rules that constrain the same fields in the same way (same prefix lengths, same flag mask...)
+// form a "tuple"; inside a tuple, a rule is one exact-match key: the packet's fields, masked as
+// the tuple says. A packet costs one hash lookup per tuple, whatever the number of rules: 10,000
+// rules that differ only in addresses and ports are one or two tuples. Each entry carries the
+// rank of the best rule with that key (ranks grow with the position in the chain); the packet
+// keeps the lowest rank it finds. Tuples are kept sorted by the lowest rank they may hold, so
+// the search stops as soon as no later tuple can beat the match in hand. The original scanned
+// bit vectors whose length grows with the rules (linear cost; about 5,000 rules at most).
 //
-// Atomic updates: every map key carries a slot = generation << 1 | chain. The control plane
-// writes a whole new rule set under the chain's idle generation, then flips fw_active[chain]
-// (one word); a packet reads the generation once, so it sees the old set or the new one,
-// never half of each. The old generation is cleared afterwards and reused by the next update.
+// Atomic updates: every key carries a slot = generation << 1 | chain. The control plane edits
+// the idle generation (entries and tuple list), then flips fw_active[chain] in one write; a
+// packet reads the generation once, so it sees the rule set before a change or after it, never
+// a mix. The other generation is brought up to date with the same edits before the next change.
+//
+// Connection tracking follows the original's state machine (SYN_SENT, SYN_RECV, ESTABLISHED,
+// FIN_WAIT, LAST_ACK, TIME_WAIT for TCP; NEW/ESTABLISHED for UDP and ICMP echo; ICMP errors
+// about a live session are RELATED), with its timeouts kept in fw_config so that they can be
+// changed without reloading. A session expires in the datapath: an entry whose deadline has
+// passed is treated as absent and overwritten; the LRU map bounds the memory.
 #define PCN_TRANSPARENT
 #include <polycube.h>
 #include <linux/in.h>
 
-#define FW_RULES_MAX 4096
-#define FW_WORDS (FW_RULES_MAX / 64)
+#define FW_RULES_MAX 16384
+#define FW_TUPLES_MAX 128
 #define FW_SLOTS 4 /* 2 generations x 2 chains */
-#define FW_WILDCARD 0x10000
+#define FW_COUNTERS (2 * (FW_RULES_MAX + 1)) /* per chain: one per rule slot, then the default */
 
-/* Fields of fw_fields keys (slot | field << 8) and bits of fw_gen.fields. */
-#define FW_F_PROTO 0
-#define FW_F_SPORT 1
-#define FW_F_DPORT 2
-#define FW_F_FLAGS 3
-#define FW_F_CT 4
-#define FW_USE_SRC (1 << 8)
-#define FW_USE_DST (1 << 9)
-
+/* Actions (the model's typedef action). */
 #define FW_DROP 0
-#define FW_FORWARD 1
+#define FW_ACCEPT 1
+#define FW_LOG 2
 
-/* Connection states, as the model's conntrackstatus. */
-#define CT_NEW 0
-#define CT_ESTABLISHED 1
-#define CT_RELATED 2
-#define CT_INVALID 3
+/* Slow path reason of a LOG copy. */
+#define FW_REASON_LOG 1
 
-struct fw_bitmap {
-  __u64 w[FW_WORDS];
+/* Which packet fields a tuple's key uses (struct fw_tuple.use). */
+#define FW_USE_PROTO 0x01
+#define FW_USE_SPORT 0x02
+#define FW_USE_DPORT 0x04
+#define FW_USE_CT 0x08
+#define FW_NEED_PORTS 0x10 /* only TCP and UDP packets (with their header) can match */
+#define FW_NEED_TCP 0x20   /* only TCP packets can match (the rule looks at flags) */
+
+/* Connection labels, as the model's conntrackstatus; 0 when tracking is off. */
+#define CT_NONE 0
+#define CT_NEW 1
+#define CT_ESTABLISHED 2
+#define CT_RELATED 3
+#define CT_INVALID 4
+
+/* Session states, shared with conntrack.ts. */
+#define S_SYN_SENT 1
+#define S_SYN_RECV 2
+#define S_ESTABLISHED 3
+#define S_FIN_WAIT 4
+#define S_LAST_ACK 5
+#define S_TIME_WAIT 6
+#define S_NEW 7
+
+/* Timeouts in fw_config, shared with conntrack.ts. */
+#define T_SYN_SENT 0
+#define T_SYN_RECV 1
+#define T_ESTABLISHED 2
+#define T_FIN_WAIT 3
+#define T_LAST_ACK 4
+#define T_TIME_WAIT 5
+#define T_UDP_NEW 6
+#define T_UDP_ESTABLISHED 7
+#define T_ICMP 8
+#define T_COUNT 9
+
+/* Conntrack modes (fw_config.mode), as the original's. */
+#define MODE_DISABLED 0
+#define MODE_MANUAL 1
+#define MODE_AUTOMATIC 2
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_ACK 0x10
+
+struct fw_tuple {
+  __be32 src_mask;
+  __be32 dst_mask;
+  __u32 best; /* no rule of this tuple has a lower rank */
+  __u16 id;
+  __u8 flags_mask;
+  __u8 use;
 };
 
-struct fw_lpm_key {
-  __u32 prefixlen; /* 32 (slot) + prefix length */
-  __u32 slot;
-  __u32 addr; /* network byte order */
+struct fw_tupleset {
+  __u32 n;
+  __u32 pad;
+  struct fw_tuple t[FW_TUPLES_MAX];
 };
 
-struct fw_key {
-  __u32 slot_field;
-  __u32 value;
+struct fw_rule_key {
+  __u8 slot;
+  __u8 proto;
+  __u8 flags;
+  __u8 ct;
+  __u16 tuple;
+  __be16 sport;
+  __be16 dport;
+  __u16 pad;
+  __be32 src;
+  __be32 dst;
 };
 
-/* Per chain: the active generation and the default action. */
+struct fw_rule_value {
+  __u32 rank;
+  __u32 counter; /* the rule's slot in its chain's part of fw_counters */
+  __u32 action;
+};
+
 struct fw_chain {
   __u32 gen;
   __u32 default_action;
-};
-
-/* Per slot: words to scan and which fields some rule uses. */
-struct fw_gen {
-  __u32 nwords;
-  __u32 fields;
 };
 
 struct fw_counter {
@@ -76,61 +129,42 @@ struct fw_counter {
   __u64 bytes;
 };
 
-/* Global switches. */
 struct fw_config {
-  __u32 conntrack;
-  __u32 accept_established;
+  __u32 mode;
+  __u32 pad;
+  __u64 timeout[T_COUNT]; /* ns */
 };
 
+/* A session, keyed as its first packet went (initiator -> responder). */
 struct ct_key {
-  __u32 ip_lo;
-  __u32 ip_hi;
-  __u16 port_lo;
-  __u16 port_hi;
-  __u32 proto;
+  __be32 src;
+  __be32 dst;
+  __be16 sport;
+  __be16 dport;
+  __u8 proto;
+  __u8 pad[3];
 };
 
 struct ct_value {
-  __u64 last_seen; /* bpf_ktime_get_ns */
-  __u32 initiator; /* source address of the flow's first packet */
-  __u16 initiator_port;
-  __u8 established;
-  __u8 pad;
+  __u64 expires; /* bpf_ktime_get_boot_ns() deadline */
+  __u32 seq;     /* TCP: the acknowledgement number that moves the session on */
+  __u8 state;
+  __u8 closer; /* TCP: who sent the first FIN (0 initiator, 1 responder) */
+  __u8 pad[2];
 };
 
 struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 2); __type(key, __u32); __type(value, struct fw_chain); } fw_active SEC(".maps");
-struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, FW_SLOTS); __type(key, __u32); __type(value, struct fw_gen); } fw_gens SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, FW_SLOTS); __type(key, __u32); __type(value, struct fw_tupleset); } fw_tuples SEC(".maps");
 struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, struct fw_config); } fw_config SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
-  __uint(max_entries, FW_SLOTS * (FW_RULES_MAX + 1));
-  __uint(map_flags, BPF_F_NO_PREALLOC);
-  __type(key, struct fw_lpm_key);
-  __type(value, struct fw_bitmap);
-} fw_src SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
-  __uint(max_entries, FW_SLOTS * (FW_RULES_MAX + 1));
-  __uint(map_flags, BPF_F_NO_PREALLOC);
-  __type(key, struct fw_lpm_key);
-  __type(value, struct fw_bitmap);
-} fw_dst SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, FW_COUNTERS); __type(key, __u32); __type(value, struct fw_counter); } fw_counters SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, FW_SLOTS * (2 * (FW_RULES_MAX + 1) + 4 + 257 + 5));
+  __uint(max_entries, FW_SLOTS * FW_RULES_MAX);
   __uint(map_flags, BPF_F_NO_PREALLOC);
-  __type(key, struct fw_key);
-  __type(value, struct fw_bitmap);
-} fw_fields SEC(".maps");
-
-/* Per slot and rule position: the rule's action. */
-struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, FW_SLOTS * FW_RULES_MAX); __type(key, __u32); __type(value, __u32); } fw_actions SEC(".maps");
-
-/* Per slot and rule position, then the two defaults (FW_SLOTS * FW_RULES_MAX + chain). */
-struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, FW_SLOTS * FW_RULES_MAX + 2); __type(key, __u32); __type(value, struct fw_counter); } fw_counters SEC(".maps");
+  __type(key, struct fw_rule_key);
+  __type(value, struct fw_rule_value);
+} fw_rules SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -139,47 +173,320 @@ struct {
   __type(value, struct ct_value);
 } fw_sessions SEC(".maps");
 
-/* Seconds an idle flow is kept: not yet answered, and established by protocol. */
-#define CT_TIMEOUT_NEW 30ULL
-#define CT_TIMEOUT_TCP 432000ULL
-#define CT_TIMEOUT_UDP 180ULL
-#define CT_TIMEOUT_ICMP 30ULL
+/* What a packet does to its session once it is accepted. */
+#define PLAN_NONE 0
+#define PLAN_CREATE 1 /* a new session under the packet's own key */
+#define PLAN_SET 2    /* the found session takes state/seq/timeout */
+#define PLAN_DELETE 3
 
-static __always_inline __u64 ct_timeout(__u32 proto, __u8 established) {
-  if (!established) return CT_TIMEOUT_NEW;
-  if (proto == IPPROTO_TCP) return CT_TIMEOUT_TCP;
-  if (proto == IPPROTO_UDP) return CT_TIMEOUT_UDP;
-  return CT_TIMEOUT_ICMP;
-}
+struct ct_plan {
+  __u32 op;
+  __u32 state;
+  __u32 timeout;
+  __u32 seq;
+  __u32 closer;
+};
 
-/* Index of the lowest set bit of x (x != 0), without branches: isolate the bit, then a de
- * Bruijn multiplication names it. Branches here would multiply the verifier's paths. */
-static const __u8 fw_debruijn[64] = {
-    0,  1,  48, 2,  57, 49, 28, 3,  61, 58, 50, 42, 38, 29, 17, 4,  62, 55, 59, 36, 53, 51,
-    43, 22, 45, 39, 33, 30, 24, 18, 12, 5,  63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21,
-    44, 32, 23, 11, 46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9,  13, 8,  7,  6};
-
-static __always_inline __u32 ctz64(__u64 x) {
-  return fw_debruijn[((x & -x) * 0x03f79d71b4ca8b09ULL) >> 58];
-}
-
-static __always_inline struct fw_bitmap *field_lookup(__u32 slot, __u32 field, __u32 value) {
-  struct fw_key k = {.slot_field = slot | (field << 8), .value = value};
-  struct fw_bitmap *b = bpf_map_lookup_elem(&fw_fields, &k);
-  if (b) return b;
-  k.value = FW_WILDCARD;
-  return bpf_map_lookup_elem(&fw_fields, &k);
-}
+struct pkt {
+  __be32 src;
+  __be32 dst;
+  __be16 sport;
+  __be16 dport;
+  __u32 seq;    /* host order */
+  __u32 ack;    /* host order */
+  __u32 seq_end; /* host order: seq + payload + FIN */
+  __u8 proto;
+  __u8 flags;
+  __u8 has_ports;
+  __u8 icmp_type;
+};
 
 static __always_inline void count(__u32 index, __u32 len) {
   struct fw_counter *c = bpf_map_lookup_elem(&fw_counters, &index);
   if (!c) return;
-  __sync_fetch_and_add(&c->pkts, 1);
-  __sync_fetch_and_add(&c->bytes, len);
+  c->pkts++;
+  c->bytes += len;
 }
 
-static __always_inline int verdict(__u32 action) {
-  return action == FW_FORWARD ? RX_OK : RX_DROP;
+static __always_inline __u64 ct_timeout(struct fw_config *cfg, __u32 t) {
+  if (t >= T_COUNT) return 0;
+  return cfg->timeout[t];
+}
+
+static __always_inline struct ct_value *ct_live(struct ct_key *k, __u64 now) {
+  struct ct_value *v = bpf_map_lookup_elem(&fw_sessions, k);
+  if (v && v->expires > now) return v;
+  return 0;
+}
+
+static __always_inline void ct_reverse(struct ct_key *r, const struct ct_key *k) {
+  r->src = k->dst;
+  r->dst = k->src;
+  r->sport = k->dport;
+  r->dport = k->sport;
+  r->proto = k->proto;
+}
+
+/* The session a key belongs to, either way; *dir = 1 when the key runs responder -> initiator. */
+static __always_inline struct ct_value *ct_find(struct ct_key *k, struct ct_key *found, __u32 *dir, __u64 now) {
+  struct ct_value *v = ct_live(k, now);
+  if (v) {
+    *found = *k;
+    *dir = 0;
+    return v;
+  }
+  struct ct_key r = {};
+  ct_reverse(&r, k);
+  v = ct_live(&r, now);
+  if (v) {
+    *found = r;
+    *dir = 1;
+  }
+  return v;
+}
+
+/* ICMP errors carry the IP header and 8 bytes of the packet they answer: RELATED when that
+ * packet belongs to a live session. */
+static __always_inline __u32 ct_icmp_error(void *inner, void *data_end, __u64 now) {
+  struct iphdr *ip = inner;
+  if ((void *)(ip + 1) > data_end) return CT_INVALID;
+  __u32 ihl = ip->ihl * 4;
+  if (ihl < sizeof(*ip)) return CT_INVALID;
+  void *l4 = inner + ihl;
+  if (l4 + 8 > data_end) return CT_INVALID;
+  struct ct_key k = {.src = ip->saddr, .dst = ip->daddr, .proto = ip->protocol};
+  if (ip->protocol == IPPROTO_TCP || ip->protocol == IPPROTO_UDP) {
+    k.sport = *(__be16 *)l4;
+    k.dport = *(__be16 *)(l4 + 2);
+  } else if (ip->protocol == IPPROTO_ICMP) {
+    __u8 type = *(__u8 *)l4;
+    __be16 id = *(__be16 *)(l4 + 4);
+    if (type == 8) k.sport = id;
+    else if (type == 0) k.dport = id;
+    else return CT_INVALID;
+  } else {
+    return CT_INVALID;
+  }
+  struct ct_key found = {};
+  __u32 dir = 0;
+  return ct_find(&k, &found, &dir, now) ? CT_RELATED : CT_INVALID;
+}
+
+static __always_inline __u32 ct_tcp(struct pkt *p, struct ct_value *v, __u32 dir, struct ct_plan *plan) {
+  __u32 f = p->flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN);
+  int syn_only = f == TCP_SYN;
+  int syn_ack = f == (TCP_SYN | TCP_ACK);
+  if (!v) {
+    if (!syn_only) return CT_INVALID;
+    plan->op = PLAN_CREATE;
+    plan->state = S_SYN_SENT;
+    plan->timeout = T_SYN_SENT;
+    plan->seq = p->seq + 1;
+    return CT_NEW;
+  }
+  if (f & TCP_RST) {
+    plan->op = PLAN_DELETE;
+    return CT_ESTABLISHED;
+  }
+  plan->op = PLAN_SET;
+  plan->state = v->state;
+  plan->seq = v->seq;
+  plan->closer = v->closer;
+  switch (v->state) {
+  case S_SYN_SENT:
+    if (dir == 0 && syn_only) { /* the SYN again */
+      plan->timeout = T_SYN_SENT;
+      return CT_NEW;
+    }
+    if (dir == 1 && syn_ack && p->ack == v->seq) {
+      plan->state = S_SYN_RECV;
+      plan->timeout = T_SYN_RECV;
+      plan->seq = p->seq + 1;
+      return CT_ESTABLISHED;
+    }
+    break;
+  case S_SYN_RECV:
+    if (dir == 0 && (f & TCP_ACK) && !(f & TCP_SYN) && p->ack == v->seq) {
+      plan->state = (f & TCP_FIN) ? S_FIN_WAIT : S_ESTABLISHED;
+      plan->timeout = (f & TCP_FIN) ? T_FIN_WAIT : T_ESTABLISHED;
+      plan->closer = 0;
+      return CT_ESTABLISHED;
+    }
+    if (dir == 0 && syn_only) {
+      plan->timeout = T_SYN_RECV;
+      return CT_NEW;
+    }
+    if (dir == 1 && syn_ack) { /* the SYN+ACK again */
+      plan->timeout = T_SYN_RECV;
+      return CT_ESTABLISHED;
+    }
+    break;
+  case S_ESTABLISHED:
+    if (f & TCP_FIN) {
+      plan->state = S_FIN_WAIT;
+      plan->timeout = T_FIN_WAIT;
+      plan->closer = dir;
+    } else {
+      plan->timeout = T_ESTABLISHED;
+    }
+    return CT_ESTABLISHED;
+  case S_FIN_WAIT:
+    if ((f & TCP_FIN) && dir != v->closer) {
+      plan->state = S_LAST_ACK;
+      plan->timeout = T_LAST_ACK;
+      plan->seq = p->seq_end;
+    } else {
+      plan->timeout = T_FIN_WAIT;
+    }
+    return CT_ESTABLISHED;
+  case S_LAST_ACK:
+    if (dir == v->closer && (f & TCP_ACK) && p->ack == v->seq) {
+      plan->state = S_TIME_WAIT;
+      plan->timeout = T_TIME_WAIT;
+    } else {
+      plan->timeout = T_LAST_ACK;
+    }
+    return CT_ESTABLISHED;
+  case S_TIME_WAIT:
+    if (dir == 0 && syn_only) { /* the same ports again: a new connection */
+      plan->op = PLAN_CREATE;
+      plan->state = S_SYN_SENT;
+      plan->timeout = T_SYN_SENT;
+      plan->seq = p->seq + 1;
+      plan->closer = 0;
+      return CT_NEW;
+    }
+    plan->op = PLAN_NONE; /* the timer is not refreshed */
+    return CT_ESTABLISHED;
+  }
+  plan->op = PLAN_NONE;
+  return CT_INVALID;
+}
+
+/* Labels the packet and says what accepting it does to its session. */
+static __always_inline __u32 ct_label(struct pkt *p, void *l4, void *data_end, __u64 now, struct ct_key *key,
+                                      struct ct_value **sess, struct ct_plan *plan) {
+  struct ct_key k = {.src = p->src, .dst = p->dst, .sport = p->sport, .dport = p->dport, .proto = p->proto};
+  __u32 dir = 0;
+  struct ct_value *v = 0;
+  *key = k;
+  if (p->proto == IPPROTO_ICMP) {
+    if (p->icmp_type == 3 || p->icmp_type == 4 || p->icmp_type == 5 || p->icmp_type == 11 || p->icmp_type == 12)
+      return ct_icmp_error(l4 + 8, data_end, now);
+    if (p->icmp_type != 8 && p->icmp_type != 0) return CT_INVALID;
+  } else if (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP) {
+    return CT_INVALID;
+  }
+  if (!p->has_ports) return CT_INVALID; /* a later fragment: no L4 header to track */
+  v = ct_find(&k, key, &dir, now);
+  *sess = v;
+  if (p->proto == IPPROTO_TCP) return ct_tcp(p, v, dir, plan);
+  if (p->proto == IPPROTO_UDP) {
+    if (!v) {
+      plan->op = PLAN_CREATE;
+      plan->state = S_NEW;
+      plan->timeout = T_UDP_NEW;
+      return CT_NEW;
+    }
+    plan->op = PLAN_SET;
+    if (dir == 1 || v->state == S_ESTABLISHED) {
+      plan->state = S_ESTABLISHED;
+      plan->timeout = T_UDP_ESTABLISHED;
+      return CT_ESTABLISHED;
+    }
+    plan->state = S_NEW;
+    plan->timeout = T_UDP_NEW;
+    return CT_NEW;
+  }
+  /* ICMP echo: the request's key has the id as source "port", the reply's as destination. */
+  if (p->icmp_type == 8) {
+    plan->op = v ? PLAN_SET : PLAN_CREATE;
+    plan->state = v ? v->state : S_NEW;
+    plan->timeout = T_ICMP;
+    return CT_NEW; /* as the original: every request opens (or renews) an exchange */
+  }
+  if (!v || dir != 1) {
+    *sess = 0;
+    return CT_INVALID;
+  }
+  plan->op = PLAN_SET;
+  plan->state = S_ESTABLISHED;
+  plan->timeout = T_ICMP;
+  return CT_ESTABLISHED;
+}
+
+static __always_inline void ct_apply(struct fw_config *cfg, struct ct_key *key, struct ct_value *v, struct ct_plan *plan,
+                                     __u64 now) {
+  if (plan->op == PLAN_CREATE) {
+    struct ct_value nv = {.expires = now + ct_timeout(cfg, plan->timeout), .seq = plan->seq, .state = plan->state};
+    bpf_map_update_elem(&fw_sessions, key, &nv, BPF_ANY);
+  } else if (plan->op == PLAN_SET && v) {
+    v->state = plan->state;
+    v->seq = plan->seq;
+    v->closer = plan->closer;
+    v->expires = now + ct_timeout(cfg, plan->timeout);
+  } else if (plan->op == PLAN_DELETE) {
+    bpf_map_delete_elem(&fw_sessions, key);
+  }
+}
+
+/* The search over one chain's tuples, run by bpf_loop: the verifier checks the body once
+ * instead of once per tuple and per path that led to it. */
+struct fw_search {
+  struct pkt p;
+  __u32 slot;
+  __u32 n;
+  __u32 ct;
+  __u32 best;
+  __u32 action;
+  __u32 counter;
+  __u32 found;
+};
+
+static long search_tuple(__u32 i, void *arg) {
+  struct fw_search *s = arg;
+  if (i >= s->n) return 1;
+  struct fw_tupleset *ts = bpf_map_lookup_elem(&fw_tuples, &s->slot);
+  if (!ts) return 1;
+  /* Hide i's range from the compiler so that the mask stays: it is what bounds the access. */
+  __u32 idx = i;
+  asm volatile("" : "+r"(idx));
+  struct fw_tuple *t = &ts->t[idx & (FW_TUPLES_MAX - 1)];
+  if (t->best >= s->best) return 1; /* sorted: no later tuple can do better */
+  __u8 use = t->use;
+  if ((use & FW_NEED_PORTS) && !s->p.has_ports) return 0;
+  if ((use & FW_NEED_TCP) && s->p.proto != IPPROTO_TCP) return 0;
+  struct fw_rule_key k = {
+      .slot = s->slot,
+      .tuple = t->id,
+      .src = s->p.src & t->src_mask,
+      .dst = s->p.dst & t->dst_mask,
+      .proto = (use & FW_USE_PROTO) ? s->p.proto : 0,
+      .sport = (use & FW_USE_SPORT) ? s->p.sport : 0,
+      .dport = (use & FW_USE_DPORT) ? s->p.dport : 0,
+      .flags = s->p.flags & t->flags_mask,
+      .ct = (use & FW_USE_CT) ? s->ct : 0,
+  };
+  struct fw_rule_value *v = bpf_map_lookup_elem(&fw_rules, &k);
+  if (v && v->rank < s->best) {
+    s->best = v->rank;
+    s->action = v->action;
+    s->counter = v->counter;
+    s->found = 1;
+  }
+  return 0;
+}
+
+/* The first matching rule of the chain's active generation: its action and counter. */
+static __always_inline int classify(__u32 slot, struct pkt *p, __u32 ct, __u32 *action, __u32 *counter) {
+  struct fw_tupleset *ts = bpf_map_lookup_elem(&fw_tuples, &slot);
+  if (!ts || !ts->n) return 0;
+  struct fw_search s = {.p = *p, .slot = slot, .n = ts->n, .ct = ct, .best = 0xffffffff};
+  bpf_loop(FW_TUPLES_MAX, search_tuple, &s, 0);
+  if (!s.found) return 0;
+  *action = s.action;
+  *counter = s.counter;
+  return 1;
 }
 
 static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {
@@ -189,9 +496,9 @@ static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {
   void *data = (void *)(long)ctx->data;
   void *data_end = (void *)(long)ctx->data_end;
 #ifdef PCN_TC
-  const __u32 want = need + 40 + 20; /* room for IP options and a TCP header */
+  /* Room for IP options, an ICMP header, and the IP header plus 8 bytes an ICMP error quotes. */
+  const __u32 want = sizeof(struct ethhdr) + 60 + 8 + 60 + 8;
   if (data + want > data_end && data_end - data < ctx->len) {
-    /* Headers outside the linear area: pull in what there is of them. */
     bpf_skb_pull_data(ctx, ctx->len < want ? ctx->len : want);
     data = (void *)(long)ctx->data;
     data_end = (void *)(long)ctx->data_end;
@@ -205,129 +512,70 @@ static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {
   __u32 ihl = ip->ihl * 4;
   if (ihl < sizeof(struct iphdr)) return RX_DROP;
 
-  __u32 proto = ip->protocol;
-  __u32 sport = FW_WILDCARD, dport = FW_WILDCARD, flags = FW_WILDCARD;
-  __u16 ct_sport = 0, ct_dport = 0;
-  int l4 = !(ip->frag_off & bpf_htons(0x1fff)); /* first fragment (or none): L4 header present */
-  void *l4h = (void *)ip + ihl;
-  if (l4 && proto == IPPROTO_TCP) {
-    if (l4h + 14 > data_end) return RX_DROP;
-    ct_sport = *(__u16 *)l4h;
-    ct_dport = *(__u16 *)(l4h + 2);
-    sport = bpf_ntohs(ct_sport);
-    dport = bpf_ntohs(ct_dport);
-    flags = *(__u8 *)(l4h + 13);
-  } else if (l4 && proto == IPPROTO_UDP) {
-    if (l4h + 4 > data_end) return RX_DROP;
-    ct_sport = *(__u16 *)l4h;
-    ct_dport = *(__u16 *)(l4h + 2);
-    sport = bpf_ntohs(ct_sport);
-    dport = bpf_ntohs(ct_dport);
-  } else if (l4 && proto == IPPROTO_ICMP) {
-    if (l4h + 8 > data_end) return RX_DROP;
-    __u8 type = *(__u8 *)l4h;
-    if (type == 8 || type == 0) { /* echo: the identifier names the flow both ways */
-      ct_sport = *(__u16 *)(l4h + 4);
-      ct_dport = ct_sport;
-    }
+  struct pkt p = {.src = ip->saddr, .dst = ip->daddr, .proto = ip->protocol};
+  int first = !(ip->frag_off & bpf_htons(0x1fff)); /* the L4 header is in this fragment */
+  void *l4 = (void *)ip + ihl;
+  if (first && p.proto == IPPROTO_TCP) {
+    if (l4 + 20 > data_end) return RX_DROP;
+    p.sport = *(__be16 *)l4;
+    p.dport = *(__be16 *)(l4 + 2);
+    p.seq = bpf_ntohl(*(__be32 *)(l4 + 4));
+    p.ack = bpf_ntohl(*(__be32 *)(l4 + 8));
+    p.flags = *(__u8 *)(l4 + 13);
+    __u32 doff = (*(__u8 *)(l4 + 12) >> 4) * 4;
+    __u32 payload = bpf_ntohs(ip->tot_len) - ihl - doff;
+    p.seq_end = p.seq + payload + ((p.flags & TCP_FIN) ? 1 : 0);
+    p.has_ports = 1;
+  } else if (first && p.proto == IPPROTO_UDP) {
+    if (l4 + 8 > data_end) return RX_DROP;
+    p.sport = *(__be16 *)l4;
+    p.dport = *(__be16 *)(l4 + 2);
+    p.has_ports = 1;
+  } else if (first && p.proto == IPPROTO_ICMP) {
+    if (l4 + 8 > data_end) return RX_DROP;
+    p.icmp_type = *(__u8 *)l4;
+    __be16 id = *(__be16 *)(l4 + 4);
+    if (p.icmp_type == 8) p.sport = id;
+    else if (p.icmp_type == 0) p.dport = id;
+    /* ports of ICMP are the conntrack key's business only: rules with ports need TCP/UDP */
   }
+  int l4_known = first && (p.proto == IPPROTO_ICMP);
 
   __u32 zero = 0;
   struct fw_config *cfg = bpf_map_lookup_elem(&fw_config, &zero);
-  __u32 ct_state = FW_WILDCARD;
-  struct ct_key ck = {};
-  struct ct_value *cv = 0;
+  __u32 ct = CT_NONE;
+  struct ct_key ckey = {};
+  struct ct_value *sess = 0;
+  struct ct_plan plan = {};
   __u64 now = 0;
-  if (cfg && cfg->conntrack) {
-    __u32 s = ip->saddr, d = ip->daddr;
-    if (s < d || (s == d && ct_sport <= ct_dport)) {
-      ck.ip_lo = s; ck.ip_hi = d; ck.port_lo = ct_sport; ck.port_hi = ct_dport;
-    } else {
-      ck.ip_lo = d; ck.ip_hi = s; ck.port_lo = ct_dport; ck.port_hi = ct_sport;
+  if (cfg && cfg->mode != MODE_DISABLED) {
+    now = bpf_ktime_get_boot_ns();
+    struct pkt q = p;
+    if (l4_known) q.has_ports = 1; /* ICMP echo ids act as ports for the session key */
+    ct = ct_label(&q, l4, data_end, now, &ckey, &sess, &plan);
+    if (ct == CT_ESTABLISHED && cfg->mode == MODE_AUTOMATIC) {
+      ct_apply(cfg, &ckey, sess, &plan, now);
+      return RX_OK;
     }
-    ck.proto = proto;
-    now = bpf_ktime_get_ns();
-    cv = bpf_map_lookup_elem(&fw_sessions, &ck);
-    if (cv && now - cv->last_seen > ct_timeout(proto, cv->established) * 1000000000ULL) {
-      bpf_map_delete_elem(&fw_sessions, &ck);
-      cv = 0;
-    }
-    if (cv) {
-      int reply = cv->initiator != s || cv->initiator_port != ct_sport;
-      if (reply || cv->established) ct_state = CT_ESTABLISHED;
-      else ct_state = CT_NEW;
-      if (reply && !cv->established) cv->established = 1;
-      if (ct_state == CT_ESTABLISHED) cv->last_seen = now;
-    } else if (proto == IPPROTO_TCP && l4 && (flags & 0x12) != 0x02) {
-      ct_state = CT_INVALID; /* TCP that does not open a connection, for a flow we never saw */
-    } else {
-      ct_state = CT_NEW;
-    }
-    if (ct_state == CT_ESTABLISHED && cfg->accept_established) return RX_OK;
   }
 
   struct fw_chain *ch = bpf_map_lookup_elem(&fw_active, &chain);
   if (!ch) return RX_OK;
   __u32 slot = (ch->gen & 1) << 1 | chain;
-  __u32 default_action = ch->default_action;
-  struct fw_gen *g = bpf_map_lookup_elem(&fw_gens, &slot);
-  __u32 nwords = g ? g->nwords : 0;
-  __u32 match = FW_RULES_MAX;
+  __u32 action = ch->default_action;
+  __u32 counter = chain * (FW_RULES_MAX + 1) + FW_RULES_MAX;
+  int matched = classify(slot, &p, ct, &action, &counter);
+  if (matched) counter += chain * (FW_RULES_MAX + 1); /* rules name their slot in the chain's counters */
+  count(counter, len);
+  if (matched) pcn_log(ctx, LOG_DEBUG, "chain %u: rule counter %u matched, action %u", chain, counter, action);
+  else pcn_log(ctx, LOG_DEBUG, "chain %u: no rule matched, default action %u", chain, action);
 
-  if (nwords) {
-    /* Every field is looked up, used by a rule or not (an unused one finds its all-ones
-     * wildcard): one path into the scan, which keeps the verifier's work small. */
-    struct fw_lpm_key ks = {.prefixlen = 64, .slot = slot, .addr = ip->saddr};
-    struct fw_bitmap *bsrc = bpf_map_lookup_elem(&fw_src, &ks);
-    if (!bsrc) goto nomatch;
-    struct fw_lpm_key kd = {.prefixlen = 64, .slot = slot, .addr = ip->daddr};
-    struct fw_bitmap *bdst = bpf_map_lookup_elem(&fw_dst, &kd);
-    if (!bdst) goto nomatch;
-    struct fw_bitmap *bproto = field_lookup(slot, FW_F_PROTO, proto);
-    if (!bproto) goto nomatch;
-    struct fw_bitmap *bsport = field_lookup(slot, FW_F_SPORT, sport);
-    if (!bsport) goto nomatch;
-    struct fw_bitmap *bdport = field_lookup(slot, FW_F_DPORT, dport);
-    if (!bdport) goto nomatch;
-    struct fw_bitmap *bflags = field_lookup(slot, FW_F_FLAGS, flags);
-    if (!bflags) goto nomatch;
-    struct fw_bitmap *bct = field_lookup(slot, FW_F_CT, ct_state);
-    if (!bct) goto nomatch;
-
-    __u64 hit = 0;
-    __u32 word = 0;
-#pragma clang loop unroll(disable)
-    for (__u32 i = 0; i < FW_WORDS; i++) {
-      if (i >= nwords) break;
-      __u64 x = bsrc->w[i] & bdst->w[i] & bproto->w[i] & bsport->w[i] & bdport->w[i] & bflags->w[i] & bct->w[i];
-      if (x) {
-        hit = x;
-        word = i;
-        break;
-      }
-    }
-    if (hit) match = word * 64 + ctz64(hit);
+  if (action == FW_LOG) {
+    __u32 meta[3] = {chain, counter, 0};
+    pcn_pkt_controller_with_metadata(ctx, md, FW_REASON_LOG, meta); /* a copy; the packet goes on */
+  } else if (action != FW_ACCEPT) {
+    return RX_DROP;
   }
-nomatch:;
-
-  __u32 action;
-  if (match < FW_RULES_MAX) {
-    __u32 index = slot * FW_RULES_MAX + match;
-    __u32 *a = bpf_map_lookup_elem(&fw_actions, &index);
-    action = a ? *a : FW_DROP;
-    count(index, len);
-    pcn_log(ctx, LOG_DEBUG, "chain %u (0 INGRESS, 1 EGRESS): rule %u matched, action %u (0 DROP, 1 FORWARD)", chain, match, action);
-  } else {
-    action = default_action;
-    count(FW_SLOTS * FW_RULES_MAX + chain, len);
-    pcn_log(ctx, LOG_DEBUG, "chain %u (0 INGRESS, 1 EGRESS): no rule matched, default action %u", chain, action);
-  }
-
-  if (action == FW_FORWARD && cfg && cfg->conntrack && !cv && ct_state == CT_NEW) {
-    struct ct_value nv = {.last_seen = now, .initiator = ip->saddr, .initiator_port = ct_sport};
-    bpf_map_update_elem(&fw_sessions, &ck, &nv, BPF_NOEXIST);
-  } else if (action == FW_FORWARD && cv && ct_state == CT_NEW) {
-    cv->last_seen = now;
-  }
-  return verdict(action);
+  if (cfg && cfg->mode != MODE_DISABLED) ct_apply(cfg, &ckey, sess, &plan, now);
+  return RX_OK;
 }

@@ -1,7 +1,6 @@
 // The simplebridge filtering database as the datapath stores it (MAC -> port, last-seen
 // time, static flag), and its aging rules. Times are CLOCK_BOOTTIME seconds, the clock of the
 // datapath's bpf_ktime_get_boot_ns(), which user space reads from /proc/uptime.
-import { readFileSync } from "node:fs";
 import { bytes, mac, struct, u32, u64 } from "../../lib/bpf/codec.ts";
 
 export const ENTRY_STATIC = 1;
@@ -26,10 +25,7 @@ export function encodeKey(address: string): Uint8Array {
   return fdbKey.encode({ addr: address, pad: new Uint8Array(2) });
 }
 
-/** Seconds since boot, the datapath's clock. */
-export function bootSeconds(): bigint {
-  return BigInt(Math.floor(Number(readFileSync("/proc/uptime", "utf8").split(" ")[0])));
-}
+export { bootSeconds } from "../../lib/sdk/clock.ts";
 
 /** Age of an entry in seconds; static entries are always 0. */
 export function ageOf(e: FdbEntry, now: bigint): number {
