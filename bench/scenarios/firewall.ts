@@ -290,6 +290,9 @@ export function firewallReport(rows: Row[]): string[] {
   const f1 = (x: number | undefined) => (x === undefined ? "n/a" : x.toFixed(1));
   const f2 = (x: number | undefined) => (x === undefined ? "n/a" : x.toFixed(2));
   const div = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || b === 0 ? undefined : a / b);
+  // An added figure at or below 0 means the baseline's best trial was the slower one (noise): no ratio.
+  const addedRatio = (a: number | undefined, b: number | undefined) =>
+    a !== undefined && b !== undefined && (a <= 0 || b <= 0) ? "n/a (an added figure ≤ 0: the baseline's best trial was slower, noise)" : f2(div(a, b));
   const met = (ok: boolean | undefined) => (ok === undefined ? "not measured" : ok ? "met" : "**not met**");
   const lines = [
     "## Firewall: 10 to 10,000 rules, beside iptables and nftables",
@@ -315,7 +318,7 @@ export function firewallReport(rows: Row[]): string[] {
       const r = div(ns(o), ns(p));
       // The goal is about matching 10,000 rules; with conntrack both sides skip them for ESTABLISHED packets.
       const goal = other === "nft" ? "(no goal)" : sfx === "-ct" ? "(no goal: ESTABLISHED packets skip the rules on both sides)" : met(r === undefined ? undefined : r >= GOAL.speedup);
-      lines.push(`| ${sfx === "-ct" ? "beside" : `≥ ${GOAL.speedup}x`} ${name} at ${count(GOAL.to)} rules, ${what} (polycube TC) | ${f1(ns(o))} vs ${f1(ns(p))} ns/pkt; added ${f1(added(o))} vs ${f1(added(p))}, ratio of added ${f2(div(added(o), added(p)))} | ${f2(r)} | ${goal} |`);
+      lines.push(`| ${sfx === "-ct" ? "beside" : `≥ ${GOAL.speedup}x`} ${name} at ${count(GOAL.to)} rules, ${what} (polycube TC) | ${f1(ns(o))} vs ${f1(ns(p))} ns/pkt; added ${f1(added(o))} vs ${f1(added(p))}, ratio of added ${addedRatio(added(o), added(p))} | ${f2(r)} | ${goal} |`);
     }
   }
   lines.push(
