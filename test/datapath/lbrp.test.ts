@@ -405,5 +405,36 @@ for (const type of ["TC", "XDP_SKB"] as const) {
       await ok("POST", `/lbrp/${lb}/ports/fe2/`, { type: "FRONTEND", ip: c2.ip, peer: c2.outer });
       expect(connections(c2, `http://${vip}/ip`, 1).bodies).toEqual([c2.ip]);
     });
+
+    it("from a host on the BACKEND port: ARP and IPv4 reach the port of their address only, other frames every frontend", async () => {
+      const c = `lbmf${tag}`;
+      const f1 = topo.host("f1", "10.231.5.1/24");
+      const f2 = topo.host("f2", "10.231.5.2/24");
+      const fb = topo.host("fb", "10.231.5.3/24");
+      if (type !== "TC") for (const h of [f1, f2, fb]) sh(`ip netns exec ${h.ns} ethtool -K eth0 tx off tso off gso off`);
+      await ok("POST", `/lbrp/${c}/`, {
+        type,
+        port_mode: "MULTI",
+        ports: [{ name: "f1", type: "FRONTEND", ip: f1.ip, peer: f1.outer }, { name: "f2", type: "FRONTEND", ip: f2.ip, peer: f2.outer }, { name: "b", type: "BACKEND", peer: fb.outer }],
+      });
+      try {
+        let quiet = rxPackets(f2);
+        expect(topo.ping(fb, f1.ip)).toBe(true);
+        expect(rxPackets(f2) - quiet).toBe(0);
+        quiet = rxPackets(f1);
+        expect(topo.ping(fb, f2.ip)).toBe(true);
+        expect(rxPackets(f1) - quiet).toBe(0);
+        // an IPv4 packet for an address no port has is dropped
+        expect(topo.ping(fb, "10.231.5.9", 1, 1)).toBe(false);
+        // a frame of another ethertype (0x88b5, local experimental) is flooded
+        const [n1, n2] = [rxPackets(f1), rxPackets(f2)];
+        const send = `import socket; s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind(("eth0", 0)); s.send(b"\\xff" * 6 + bytes.fromhex("${fb.mac.replaceAll(":", "")}") + b"\\x88\\xb5" + b"x" * 46)`;
+        expect(spawnSync(["ip", "netns", "exec", fb.ns, "python3", "-c", send]).exitCode).toBe(0);
+        await Bun.sleep(300);
+        expect([rxPackets(f1) - n1, rxPackets(f2) - n2]).toEqual([1, 1]);
+      } finally {
+        await daemon.request("DELETE", `/lbrp/${c}/`);
+      }
+    });
   });
 }
