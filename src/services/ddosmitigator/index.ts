@@ -5,6 +5,7 @@
 // drop-pkts per address, stats/pkts in total, stats/pps over the last second.
 import { ipv4, struct, u32, u64 } from "../../lib/bpf/codec.ts";
 import { ServiceError, type CubeContext, type CubeControl, type Json, type JsonObject, type MapAccess, type ServiceModule } from "../../lib/sdk/types.ts";
+import { isIpv4 } from "../../lib/sdk/ipv4.ts";
 import yang from "./ddosmitigator.yang" with { type: "text" };
 
 /** max_entries of srcblacklist and dstblacklist in ddosmitigator.bpf.c */
@@ -21,13 +22,8 @@ export const ddosConfig = struct<{ matchSrc: number; matchDst: number }>(8, {
   matchDst: { offset: 4, codec: u32 },
 });
 
-const DOTTED_QUAD = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
-
-/** True for an IPv4 address written a.b.c.d in decimal, without leading zeros (which inet_aton reads as octal). */
-export function isIpv4(text: string): boolean {
-  const m = DOTTED_QUAD.exec(text);
-  return m !== null && m.slice(1).every((o) => Number(o) <= 255);
-}
+/** Addresses are a.b.c.d in decimal, without leading zeros (which inet_aton reads as octal). */
+export { isIpv4 };
 
 /** The addresses of each list, validated. Throws ServiceError naming the list on a bad one. */
 export function blacklists(cfg: JsonObject): Record<ListName, string[]> {

@@ -1,6 +1,7 @@
 // lbrp tables: the datapath's maps (lbrp.bpf.c) computed whole from a configuration and the
 // cube's port ids. Pure: tables() checks everything the datapath cannot carry before anything is
 // written.
+import { ipv4PrefixOf, ipv4ToBytes, ipv4ToNumber, prefixMask } from "../../lib/sdk/ipv4.ts";
 import { ServiceError, type JsonObject, type PortInfo } from "../../lib/sdk/types.ts";
 import { checkPorts, portMode } from "./ports.ts";
 
@@ -23,14 +24,6 @@ export interface Tables {
   frontends: Map<string, [Uint8Array, Uint8Array]>;
 }
 
-function ipBytes(ip: string): number[] {
-  return ip.split(".").map(Number);
-}
-
-function ipNum(ip: string): number {
-  return ipBytes(ip).reduce((a, b) => a * 256 + b, 0) >>> 0;
-}
-
 export function hex(b: Uint8Array): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
@@ -38,7 +31,7 @@ export function hex(b: Uint8Array): string {
 /** struct svc_key: vip (wire order), vport (wire order), proto, pad. */
 function svcKey(vip: string, vport: number, proto: number): Uint8Array {
   const b = new Uint8Array(8);
-  b.set(ipBytes(vip), 0);
+  b.set(ipv4ToBytes(vip), 0);
   new DataView(b.buffer).setUint16(4, vport, false);
   b[6] = proto;
   return b;
@@ -64,12 +57,10 @@ function protoOf(p: unknown): number {
   return n;
 }
 
-/** Parses "a.b.c.d/n" into network (number) and mask. */
+/** "a.b.c.d/n" -> network and mask (host order), and length. */
 function prefix(p: string): { net: number; mask: number; len: number } {
-  const [ip, l] = p.split("/");
-  const len = Number(l);
-  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-  return { net: (ipNum(ip!) & mask) >>> 0, mask, len };
+  const { network, len } = ipv4PrefixOf(p);
+  return { net: network, mask: prefixMask(len), len };
 }
 
 /**
@@ -111,7 +102,7 @@ export function tables(config: JsonObject, ports: Pick<PortInfo, "id" | "name">[
     if (p.type === "BACKEND") backend = id;
     else if (!multi) frontend = id;
     else if (id !== NO_PORT) {
-      const k = new Uint8Array(ipBytes(p.ip!));
+      const k = new Uint8Array(ipv4ToBytes(p.ip!));
       frontends.set(hex(k), [k, u32le(id)]);
     }
   }
@@ -142,7 +133,7 @@ export function tables(config: JsonObject, ports: Pick<PortInfo, "id" | "name">[
     const vport = Number(s.vport);
     if (proto === PROTO.ICMP && vport !== 0) throw new ServiceError(`${where}: an ICMP service has vport 0`, 400, "invalid-value", "vport");
     const key = svcKey(String(s.vip), vport, proto);
-    const bes = ((s.backend ?? []) as JsonObject[]).slice().sort((a, b) => ipNum(String(a.ip)) - ipNum(String(b.ip)));
+    const bes = ((s.backend ?? []) as JsonObject[]).slice().sort((a, b) => ipv4ToNumber(String(a.ip)) - ipv4ToNumber(String(b.ip)));
     const counts = slotCounts(bes.map((b) => (b.weight === undefined ? 1 : Number(b.weight))));
     let slot = 0;
     bes.forEach((b, i) => {
@@ -151,7 +142,7 @@ export function tables(config: JsonObject, ports: Pick<PortInfo, "id" | "name">[
         k.set(key, 0);
         k.set(u32le(slot), 8);
         const v = new Uint8Array(8);
-        v.set(ipBytes(String(b.ip)), 0);
+        v.set(ipv4ToBytes(String(b.ip)), 0);
         new DataView(v.buffer).setUint16(4, proto === PROTO.ICMP ? 0 : Number(b.port), false);
         backends.set(hex(k), [k, v]);
       }
