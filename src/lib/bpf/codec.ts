@@ -3,6 +3,8 @@ import { ipv4ToNumber } from "../sdk/ipv4.ts";
 
 export interface Codec<T> {
   readonly size: number;
+  /** Structs: each field's offset and codec (what typed maps check against the C struct). */
+  readonly fields?: Readonly<Record<string, { offset: number; codec: Codec<unknown> }>>;
   encode(value: T, into?: DataView, offset?: number): Uint8Array;
   decode(bytes: Uint8Array, offset?: number): T;
 }
@@ -79,6 +81,7 @@ export function struct<T extends Record<string, unknown>>(size: number, fields: 
   const f = fields as unknown as Fields;
   return {
     size,
+    fields: f,
     encode(value, into, offset = 0) {
       const buf = into ?? new DataView(new ArrayBuffer(size));
       for (const [name, { offset: o, codec }] of Object.entries(f)) codec.encode((value as Record<string, unknown>)[name], buf, offset + o);
