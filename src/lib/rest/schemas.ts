@@ -1,5 +1,5 @@
 // Compiled schemas of the loaded services, compiled once per model text.
-import type { DaemonCore } from "../../daemon/core-api.ts";
+import type { DaemonCore } from "./core-api.ts";
 import { loadModule, type Schema } from "../yang/index.ts";
 import { RestError } from "./errors.ts";
 
