@@ -3,6 +3,7 @@
 // The REST layer turns requests into whole validated configurations; the core owns cubes,
 // ports, peers, attachments and the services, and reports refusals as ServiceError.
 import type { Change, Json, JsonObject, PathStep, ServiceKind } from "../sdk/types.ts";
+import type { Schema } from "../yang/index.ts";
 
 export interface ServiceInfo {
   name: string;
@@ -17,6 +18,8 @@ export interface ServiceInfo {
   version: string;
   /** ServiceModule.createReplaces */
   createReplaces?: string[];
+  /** The model compiled, when the core has it already (else the REST layer compiles `yang`). */
+  schema?: Schema;
 }
 
 export interface CubeSummary {
