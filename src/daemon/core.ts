@@ -11,7 +11,7 @@ import { cubeLogger, daemonLog, LOG_LEVELS, type TaggedLogger } from "../lib/log
 import { diffConfig, ext, findDataChild, loadModule, type Schema, type SchemaNode } from "../lib/yang/index.ts";
 import { RemoteServiceLink } from "../lib/remote/daemon-client.ts";
 import { ServiceError, type Change, type CubeControl, type CubeType, type Direction, type Json, type JsonObject, type LogLevel, type PathStep, type ServiceModule } from "../lib/sdk/types.ts";
-import type { AttachRequest, CubeSummary, DaemonCore, NetdevInfo, ServiceInfo } from "./core-api.ts";
+import type { AttachRequest, CubeSummary, DaemonCore, NetdevInfo, ServiceInfo } from "../lib/rest/core-api.ts";
 import { cubeContext, portInfos } from "./cube-context.ts";
 
 interface ServiceEntry {
@@ -163,6 +163,7 @@ export class Core implements DaemonCore {
       description: ext(m, "service-description") ?? m.description ?? "",
       version: ext(m, "service-version") ?? m.revision ?? "",
       createReplaces: s.module.createReplaces,
+      schema: s.schema,
     };
   }
 
@@ -256,7 +257,7 @@ export class Core implements DaemonCore {
     const ports = portsOf(config);
     this.fabric.checkPortSet({ name, type }, ports);
 
-    const fabricCube = this.fabric.addCube({ name, service, kind: svc.module.kind, type });
+    const fabricCube = this.fabric.addCube({ name, service, kind: svc.module.kind, type, stackPlace: svc.module.stackPlace });
     const level = String(config.loglevel ?? "INFO") as LogLevel;
     const log = cubeLogger(service, name, level);
     fabricCube.program.setLogLevel(level);

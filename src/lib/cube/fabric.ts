@@ -2,7 +2,7 @@
 // netdevs, and the netdev hooks. It checks every request against the rules of the original
 // (docs/datapath.md) before changing anything, then recomputes the hops and writes those that
 // changed, so the datapath always reflects the whole model.
-import { ServiceError, type CubeType, type Direction, type ServiceKind } from "../sdk/types.ts";
+import { ServiceError, type CubeType, type Direction, type ServiceKind, type StackPlace } from "../sdk/types.ts";
 import { CubeProgram, STANDARD_ENTRIES, TRANSPARENT_ENTRIES } from "./program.ts";
 import { DROP, flavourOf, HopKind, PASS, type Flavour, type Hop } from "./hops.ts";
 import { NetdevHook, type HookPoint } from "./netdev-hook.ts";
@@ -31,6 +31,8 @@ export interface FabricCube {
   readonly flavour: Flavour;
   readonly program: CubeProgram;
   readonly ports: Map<string, FabricPort>;
+  /** Transparent cubes: where `auto` stacks them (ServiceModule.stackPlace). */
+  readonly stackPlace?: StackPlace;
   /** Transparent cubes: "cube:port", a netdev, or "" when detached. */
   parent: string;
 }
@@ -51,11 +53,9 @@ export type PeerOwner = { name: string; type: CubeType };
 
 export type Position = { position?: "auto" | "first" | "last"; before?: string; after?: string };
 
-/** Where nat and ddosmitigator go when no position is given (rank: inner to outer). */
-function autoRank(service: string): number {
-  if (service === "nat") return 0;
-  if (service === "ddosmitigator") return 2;
-  return 1;
+/** Where `auto` puts a transparent cube in a stack, as its service declares (rank: inner to outer). */
+function autoRank(place: StackPlace | undefined): number {
+  return place === "cube" ? 0 : place === "wire" ? 2 : 1;
 }
 
 function splitPeer(peer: string): [string, string] | undefined {
@@ -89,7 +89,7 @@ export class Fabric {
 
   // ---- cubes -------------------------------------------------------------------------------
 
-  addCube(spec: { name: string; service: string; kind: ServiceKind; type: CubeType }): FabricCube {
+  addCube(spec: { name: string; service: string; kind: ServiceKind; type: CubeType; stackPlace?: StackPlace }): FabricCube {
     if (this.cubes.has(spec.name)) throw new ServiceError(`Cube ${spec.name} already exists`, 409, "data-exists", "name");
     const flavour = flavourOf(spec.type);
     const entries = spec.kind === "transparent" ? TRANSPARENT_ENTRIES : STANDARD_ENTRIES;
@@ -290,9 +290,9 @@ export class Fabric {
     if (pos.after) return at(pos.after) + 1;
     if (pos.position === "first") return 0;
     if (pos.position === "last") return stack.length;
-    // auto: nat nearest the cube, ddosmitigator nearest the wire, others in attach order.
+    // auto: services that ask for it nearest the cube (nat) or the wire (ddosmitigator), others in attach order.
     const rank = (name: string) => {
-      const r = autoRank(this.cubes.get(name)!.service);
+      const r = autoRank(this.cubes.get(name)!.stackPlace);
       return onNetdev ? 2 - r : r;
     };
     const mine = rank(t.name);

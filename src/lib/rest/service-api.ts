@@ -5,7 +5,7 @@
 // (core.cubeConfig), validates it against the model and hands it to the core, which diffs it
 // and applies it; writes are serialised so that concurrent requests cannot lose each other's
 // changes.
-import type { DaemonCore } from "../../daemon/core-api.ts";
+import type { DaemonCore } from "./core-api.ts";
 import type { Json, JsonObject } from "../sdk/types.ts";
 import {
   applyDefaults, checkTree, diffConfig, entryKeys, findDataChild, normalise,

@@ -137,6 +137,9 @@ export interface CubeControl {
   destroy?(): Promise<void> | void;
 }
 
+/** Where a transparent service's cubes go in a stack when attached with position `auto`. */
+export type StackPlace = "cube" | "wire";
+
 /** A network function, registered by name in src/services/index.ts. */
 export interface ServiceModule {
   /** REST name, e.g. "simplebridge". */
@@ -156,6 +159,11 @@ export interface ServiceModule {
    * (the firewall's `rule add N` on an existing rule).
    */
   createReplaces?: string[];
+  /**
+   * Transparent services: `auto` attaches their cubes nearest the cube ("cube", as the
+   * original's nat) or nearest the wire ("wire", as its ddosmitigator); others in attach order.
+   */
+  stackPlace?: StackPlace;
   /** Called after the cube's base state (name, type, ports) exists, with its whole validated config. */
   createCube(ctx: CubeContext, config: JsonObject): Promise<CubeControl> | CubeControl;
 }

@@ -378,5 +378,5 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
   };
 }
 
-export const nat: ServiceModule = { name: "nat", kind: "transparent", yang, createCube, ownsConfig: true };
+export const nat: ServiceModule = { name: "nat", kind: "transparent", yang, createCube, ownsConfig: true, stackPlace: "cube" };
 export default nat;
