@@ -14,8 +14,7 @@ import { spawn, spawnSync, type Subprocess } from "bun";
 import { Daemon } from "../lib/daemon.ts";
 import { sh, Topology, type Host } from "../lib/netns.ts";
 
-const daemon = new Daemon();
-daemon.env.POLYCUBE_NAT_TIMEOUTS = "udp=2,icmp=2,tcp-new=2,tcp-closing=2,tcp-closed=2";
+const daemon = new Daemon({ env: { POLYCUBE_NAT_TIMEOUTS: "udp=2,icmp=2,tcp-new=2,tcp-closing=2,tcp-closed=2" } });
 const topo = new Topology("nic");
 const it = (name: string, fn: () => Promise<void> | void) => test(name, fn, 60000);
 const ECHO = 5941; // UDP and TCP servers on h2 that answer with the peer's address:port

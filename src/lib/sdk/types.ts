@@ -122,7 +122,7 @@ export interface CubeControl {
    * daemon should store, without the cost of reading live state. Without it the daemon reads
    * state() and keeps its configuration part.
    */
-  config?(): Promise<JsonObject> | JsonObject;
+  ownedConfig?(): Promise<JsonObject> | JsonObject;
   /** A YANG action, e.g. fdb/flush. `path` ends with the action's name. */
   action?(path: PathStep[], input: JsonObject): Promise<JsonObject | void> | JsonObject | void;
   packetIn?(pkt: PacketIn): Promise<void> | void;
@@ -150,6 +150,12 @@ export interface ServiceModule {
    * reports, so that later reads, writes and deletes of those entries see them.
    */
   ownsConfig?: boolean;
+  /**
+   * Lists, as schema paths from the module root (e.g. "chain/rule"), where creating an entry
+   * that already exists replaces it instead of answering 409: the original's service did so
+   * (the firewall's `rule add N` on an existing rule).
+   */
+  createReplaces?: string[];
   /** Called after the cube's base state (name, type, ports) exists, with its whole validated config. */
   createCube(ctx: CubeContext, config: JsonObject): Promise<CubeControl> | CubeControl;
 }

@@ -304,7 +304,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
     apply: (changes, cfg) => serial(() => applyChanges(changes, cfg)),
     action: (path, input) => serial(() => action(path, input)),
     packetIn,
-    config: () => serial(async () => configView()),
+    ownedConfig: () => serial(async () => configView()),
     state: () =>
       serial(async () => {
         const view = configView();
@@ -314,5 +314,6 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
   };
 }
 
-export const firewall: ServiceModule = { name: "firewall", kind: "transparent", yang, createCube, ownsConfig: true };
+// `rule add N` replaces rule N when it exists, as in the original.
+export const firewall: ServiceModule = { name: "firewall", kind: "transparent", yang, createCube, ownsConfig: true, createReplaces: ["chain/rule"] };
 export default firewall;
