@@ -343,6 +343,28 @@ static __always_inline __u16 pcn_csum_fold(__u32 sum) {
   return (__u16)~sum;
 }
 
+/* Incremental update of an Internet checksum (RFC 1624, eqn. 3) for a 32-bit or 16-bit field of
+ * the data it covers that changed from `from` to `to`; all in network byte order. Returns the new
+ * checksum. For code that computes checksums itself (XDP, or fields the kernel's
+ * bpf_l3/l4_csum_replace cannot reach in place, such as the headers an ICMP error quotes); it
+ * knows nothing of CHECKSUM_PARTIAL packets, which TC code should leave to the kernel helpers. A
+ * UDP checksum that comes out 0 must be sent as 0xffff (0 means "none"): the caller's business. */
+static __always_inline __u16 pcn_csum_update32(__u16 check, __u32 from, __u32 to) {
+  __u32 sum = (__u16)~check;
+  sum += (__u16)~(from & 0xffff);
+  sum += (__u16)~(from >> 16);
+  sum += to & 0xffff;
+  sum += to >> 16;
+  return pcn_csum_fold(sum);
+}
+
+static __always_inline __u16 pcn_csum_update16(__u16 check, __u16 from, __u16 to) {
+  __u32 sum = (__u16)~check;
+  sum += (__u16)~from;
+  sum += to;
+  return pcn_csum_fold(sum);
+}
+
 /* ---- entry programs --------------------------------------------------------------------- */
 
 #ifdef PCN_XDP

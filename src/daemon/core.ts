@@ -69,7 +69,8 @@ function overlay(base: Json, state: Json): Json {
     const keyOf = (e: Json) => (e && typeof e === "object" && !Array.isArray(e) ? (e as JsonObject).name : undefined);
     // Entries merge by name only where the names tell them apart (ports); other lists are the service's.
     const names = state.map(keyOf);
-    if (names.some((n) => n === undefined) || new Set(names).size !== names.length) return state;
+    // (An empty state list of entries without names, such as sessions that all expired, empties it too.)
+    if (names.some((n) => n === undefined) || base.some((b) => keyOf(b) === undefined) || new Set(names).size !== names.length) return state;
     const out = base.map((b) => {
       const s = state.find((x) => keyOf(x) === keyOf(b));
       return s === undefined ? b : overlay(b, s);
