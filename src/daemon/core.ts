@@ -6,7 +6,8 @@ import { Fabric, type FabricCube } from "../lib/cube/fabric.ts";
 import { DatapathRuntime } from "../lib/cube/runtime.ts";
 import { Injector, isInjectorDevice } from "../lib/cube/injector.ts";
 import { netdevMac, netdevNames, netdevUsable } from "../lib/cube/netdevs.ts";
-import { decodeEvent, EV_PACKET } from "../lib/slowpath/events.ts";
+import { decodeEvent, EV_LOG, EV_SPAN } from "../lib/slowpath/events.ts";
+import { ShadowNamespace } from "../lib/cube/shadow.ts";
 import { cubeLogger, daemonLog, LOG_LEVELS, type TaggedLogger } from "../lib/log.ts";
 import { diffConfig, ext, findDataChild, loadModule, type Schema, type SchemaNode } from "../lib/yang/index.ts";
 import { RemoteServiceLink } from "../lib/remote/daemon-client.ts";
@@ -249,18 +250,24 @@ export class Core implements DaemonCore {
     if (!svc) throw new ServiceError(`Service ${service} does not exist`, 404);
     const name = String(config.name);
     if (this.cubes.has(name)) throw new ServiceError(`Cube ${name} already exists`, 409, "data-exists", "name");
-    if (config.shadow === true) throw new ServiceError("shadow mode is not supported by this implementation", 400, "invalid-value", "shadow");
-    if (config.span === true) throw new ServiceError("Span mode is not present in no-shadow services", 400, "invalid-value", "span");
+    const shadow = config.shadow === true;
+    if (config.span === true && !shadow) throw new ServiceError("Span mode is not present in no-shadow services", 400, "invalid-value", "span");
+    if (shadow && svc.module.kind !== "standard") throw new ServiceError(`${service} cubes are transparent: only standard cubes can be shadow`, 400, "invalid-value", "shadow");
     const type = String(config.type ?? "TC") as CubeType;
     const ports = portsOf(config);
     this.fabric.checkPortSet({ name, type }, ports);
+    if (shadow) {
+      ShadowNamespace.check(name);
+      for (const p of ports) ShadowNamespace.checkPort(name, p.name);
+    }
 
-    const fabricCube = this.fabric.addCube({ name, service, kind: svc.module.kind, type });
+    const fabricCube = this.fabric.addCube({ name, service, kind: svc.module.kind, type, shadow });
     const level = String(config.loglevel ?? "INFO") as LogLevel;
     const log = cubeLogger(service, name, level);
     fabricCube.program.setLogLevel(level);
     const uuid = crypto.randomUUID();
     try {
+      if (config.span === true) this.fabric.setSpan(name, true);
       for (const p of ports) await this.fabric.addPort(name, p.name, p.peer);
       const ctx = cubeContext(this.fabric, fabricCube, uuid, log);
       const control = await this.serviceCall({ service }, () => svc.module.createCube(ctx, config));
@@ -282,7 +289,8 @@ export class Core implements DaemonCore {
     const before = c.config;
     const changes = known ?? diffConfig(svc.schema.root, before, next);
     if (!changes.length) return;
-    if (next.span === true) throw new ServiceError("Span mode is not present in no-shadow services", 400, "invalid-value", "span");
+    if (Boolean(next.shadow) !== Boolean(before.shadow)) throw new ServiceError("shadow can be set only at creation", 400, "invalid-value", "shadow");
+    if (next.span === true && !c.fabric.shadow) throw new ServiceError("Span mode is not present in no-shadow services", 400, "invalid-value", "span");
     if (c.fabric.kind === "standard") {
       this.fabric.checkPortSet(c.fabric, portsOf(next));
       await this.syncPorts(c, portsOf(next));
@@ -297,6 +305,7 @@ export class Core implements DaemonCore {
     if (svc.module.ownsConfig) await this.adoptServiceConfig(name);
     this.recordStacks();
     this.setLogLevel(c, String(next.loglevel ?? "INFO") as LogLevel);
+    if (c.fabric.kind === "standard" && c.fabric.span !== (next.span === true)) this.fabric.setSpan(name, next.span === true);
   }
 
   private setLogLevel(c: CubeEntry, level: LogLevel): void {
@@ -498,7 +507,15 @@ export class Core implements DaemonCore {
     const fc = this.fabric.cubeById(ev.cubeId);
     const c = fc && this.cubes.get(fc.name);
     if (!c) return;
-    if (ev.type !== EV_PACKET) {
+    if (ev.type === EV_SPAN) {
+      try {
+        this.fabric.packetOutNs(c.fabric.name, ev.port, ev.data);
+      } catch (e) {
+        c.log.debug(`span: ${(e as Error).message}`);
+      }
+      return;
+    }
+    if (ev.type === EV_LOG) {
       c.log.log(LOG_LEVELS[ev.level] ?? "INFO", ev.message);
       return;
     }
