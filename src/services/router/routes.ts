@@ -6,6 +6,8 @@
 import { ipToNumber, numberToIp, parsePrefix, prefixMask } from "./packets.ts";
 
 export const LOCAL = "local";
+/** The next hop of a direct route Linux added in a shadow router's namespace (no gateway). */
+export const DIRECT = "0.0.0.0";
 
 export interface Route {
   /** Network in canonical text, host bits cleared: "10.0.0.0/24". */
@@ -56,6 +58,21 @@ export class RouteTable {
     return r;
   }
 
+  /**
+   * Adds a route Linux has in a shadow router's namespace (path cost 1, as the original gives
+   * them): through `nexthop`, or straight out of `port` ("0.0.0.0") when it has none. A route
+   * already configured for the same network and next hop is kept as it is. Returns it, or
+   * undefined when it was not added.
+   */
+  addLinux(network: string, nexthop: string | undefined, port: string): Route | undefined {
+    const c = canonical(network);
+    const via = nexthop ?? DIRECT;
+    if (this.routes.has(key(c.text, via))) return undefined;
+    const r: Route = { network: c.text, nexthop: via, interface: port, pathcost: 1, connected: false };
+    this.routes.set(key(r.network, via), r);
+    return r;
+  }
+
   /** Removes a static route; connected routes cannot be removed this way. */
   removeStatic(network: string, nexthop: string): boolean {
     if (nexthop === LOCAL) throw new RouteError(`route ${network} via local is a connected route and cannot be deleted`);
@@ -70,7 +87,7 @@ export class RouteTable {
 
   /** Static routes whose next hop is no longer reachable (after a port address change). */
   unreachableStatic(): Route[] {
-    return this.all().filter((r) => !r.connected && !this.connectedFor(r.nexthop));
+    return this.all().filter((r) => !r.connected && r.nexthop !== DIRECT && !this.connectedFor(r.nexthop));
   }
 
   all(): Route[] {
