@@ -67,6 +67,8 @@ export async function main(args: string[]): Promise<void> {
   const { builtinServices } = await import("./services/index.ts");
   const { createRestApp } = await import("./lib/rest/index.ts");
   const dump = await import("./daemon/cubes-dump.ts");
+  const { setLibbpfSink } = await import("./lib/bpf/index.ts");
+  setLibbpfSink((level, text) => (level === "warn" ? daemonLog.warn(`libbpf: ${text}`) : daemonLog.debug(`libbpf: ${text}`)));
 
   let core: Awaited<ReturnType<typeof Core.start>>;
   try {

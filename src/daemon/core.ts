@@ -357,7 +357,7 @@ export class Core implements DaemonCore {
   private async adoptServiceConfig(name: string): Promise<void> {
     const c = this.must(name);
     const svc = this.svcs.get(c.service)!;
-    const live = c.control.config ? await this.serviceCall(c, () => c.control.config!()) : (configPart(svc.schema.root, await this.readCube(name)) as JsonObject);
+    const live = c.control.ownedConfig ? await this.serviceCall(c, () => c.control.ownedConfig!()) : (configPart(svc.schema.root, await this.readCube(name)) as JsonObject);
     for (const k of ["name", "uuid", "parent"]) delete live[k];
     const stored: JsonObject = { ...c.config };
     for (const [k, v] of Object.entries(live)) stored[k] = v;

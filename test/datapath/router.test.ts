@@ -325,6 +325,21 @@ describe("router errors", () => {
     const routes = await list<{ nexthop: string }>("/router/re1/route/");
     expect(routes.map((x) => x.nexthop)).toEqual(["local", "local"]);
   });
+
+  it("a secondary address that a route's next hop needs can be deleted, as in the original; the route stays", async () => {
+    await ok("POST", `/router/re1/ports/p2/secondaryip/${enc("10.69.12.254/24")}/`, {});
+    await ok("POST", `/router/re1/route/${enc("10.71.0.0/16")}/10.69.12.7/`, {});
+    expect((await daemon.request("DELETE", `/router/re1/ports/p2/secondaryip/${enc("10.69.12.254/24")}/`)).status).toBeLessThan(300);
+    expect(await ok("GET", `/router/re1/route/${enc("10.71.0.0/16")}/10.69.12.7/`)).toMatchObject({ interface: "p2", pathcost: 1 });
+    // It no longer forwards: the network is unreachable for the router's hosts.
+    sh(`ip -n ${h1.ns} route replace 10.71.0.0/16 via 10.69.1.254`);
+    const r = ping(h1, "10.71.0.1", { count: 1, wait: 1 });
+    expect(r.out).toMatch(/Destination Net Unreachable/);
+    // A new route through that next hop is refused.
+    const again = await daemon.request("POST", `/router/re1/route/${enc("10.72.0.0/16")}/10.69.12.7/`, {});
+    expect(again.status).toBe(400);
+    expect((await daemon.request("DELETE", `/router/re1/route/${enc("10.71.0.0/16")}/10.69.12.7/`)).status).toBeLessThan(300);
+  });
 });
 
 describe("router daemon log", () => {

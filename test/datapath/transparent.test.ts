@@ -125,8 +125,8 @@ describe("a transparent cube on a netdev", () => {
       const mark = daemon.log().length;
       expect(topo.ping(h1, ROOT_IP, 2)).toBe(true);
       const log = await logSince(mark);
-      expect(log).toMatch(/\[Transparenthelloworld\] \[ts\] \[info\] \[INGRESS\] packet in the slow path/);
-      expect(log).toMatch(/\[Transparenthelloworld\] \[ts\] \[info\] \[EGRESS\] packet in the slow path/);
+      expect(log).toMatch(/\[Transparenthelloworld\] \[ts\] \[info\] packet in event from ingress program/);
+      expect(log).toMatch(/\[Transparenthelloworld\] \[ts\] \[info\] packet in event from egress program/);
     } finally {
       await removeAll();
     }
@@ -183,8 +183,8 @@ describe("a transparent cube on a simplebridge port", () => {
       const mark = daemon.log().length;
       expect(topo.ping(h2, h3.ip, 2)).toBe(true);
       const log = await logSince(mark);
-      expect(log).toContain("[tp] [info] [INGRESS] packet in the slow path");
-      expect(log).toContain("[tp] [info] [EGRESS] packet in the slow path");
+      expect(log).toContain("[tp] [info] packet in event from ingress program");
+      expect(log).toContain("[tp] [info] packet in event from egress program");
 
       // Deleting the port that carries it is allowed and detaches it.
       await ok("DELETE", "/simplebridge/sb/ports/p1/");

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { createRestApp } from "../../src/lib/rest/index.ts";
+import { linkHostPort } from "../../src/lib/rest/links.ts";
 import { MemoryCore } from "./memory-core.ts";
 
 const MODEL = readFileSync(join(import.meta.dir, "..", "yang", "models", "tyr-rest.yang"), "utf8");
@@ -81,6 +82,12 @@ function restconf(r: Reply): Array<{ tag: string; info?: string }> {
 }
 
 describe("cubes", () => {
+  test("hrefs name the bound address as the original does: localhost is 127.0.0.1", () => {
+    expect(linkHostPort("localhost", 9000)).toBe("127.0.0.1:9000");
+    expect(linkHostPort("10.1.2.3", 9000)).toBe("10.1.2.3:9000");
+    expect(linkHostPort("::1", 9000)).toBe("[::1]:9000");
+  });
+
   test("create with defaults, read back with _links in the original's order", async () => {
     expect((await call("POST", "/tyrrest/c1/", { action: "forward" })).status).toBe(201);
     const r = await call("GET", "/tyrrest/c1/");

@@ -11,3 +11,4 @@ export { TypedMap } from "./typed-map.ts";
 export { PacketSocket } from "./packet-socket.ts";
 export { withNetns } from "./netns.ts";
 export { programFdById, programInfo, closeProgramFd, type ProgramInfo } from "./prog-by-id.ts";
+export { setLibbpfSink, type LibbpfLevel } from "./print.ts";

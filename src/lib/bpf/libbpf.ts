@@ -51,6 +51,7 @@ export const lib = dlopen("libbpf.so.1", {
 // Every libc call of the bpf layer: packet sockets, namespaces, the ring buffer's mmap/epoll.
 export const libc = dlopen("libc.so.6", {
   __errno_location: { args: [], returns: p },
+  vsnprintf: { args: [p, T.u64, p, p], returns: i32 },
   open: { args: [T.cstring, i32], returns: i32 },
   setns: { args: [i32, i32], returns: i32 },
   socket: { args: [i32, i32, i32], returns: i32 },

@@ -11,7 +11,7 @@ import { normalise, applyDefaults, checkTree } from "../yang/index.ts";
 import { VERSION } from "../../version.ts";
 import { errorResponse, readJson, RestError } from "./errors.ts";
 import { Helper, parseHelpQuery } from "./help.ts";
-import { Linker } from "./links.ts";
+import { Linker, linkHostPort } from "./links.ts";
 import { Metrics } from "./metrics.ts";
 import { SchemaCache, WriteLock } from "./schemas.ts";
 import { emptyReply, jsonReply, ServiceApi } from "./service-api.ts";
@@ -70,8 +70,7 @@ function pathWords(url: URL): string[] {
 
 export function createRestApp(core: DaemonCore, opts: RestOptions): Hono {
   const app = new Hono({ strict: false });
-  const hostPort = `${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${opts.port}`;
-  const linker = new Linker(hostPort);
+  const linker = new Linker(linkHostPort(opts.host, opts.port));
   const schemas = new SchemaCache(core);
   const lock = new WriteLock();
   const api = new ServiceApi(core, linker, lock);

@@ -8,6 +8,15 @@ export interface Link {
   href: string;
 }
 
+/**
+ * host:port as the original writes it in hrefs: it names the address it is bound to, so a daemon
+ * on `localhost` (the default) links to //127.0.0.1:9000/...
+ */
+export function linkHostPort(host: string, port: number): string {
+  const h = host === "localhost" ? "127.0.0.1" : host;
+  return `${h.includes(":") ? `[${h}]` : h}:${port}`;
+}
+
 export class Linker {
   constructor(private hostPort: string) {}
 

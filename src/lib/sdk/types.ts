@@ -143,7 +143,7 @@ export interface CubeControl {
    * daemon should store, without the cost of reading live state. Without it the daemon reads
    * state() and keeps its configuration part.
    */
-  config?(): Promise<JsonObject> | JsonObject;
+  ownedConfig?(): Promise<JsonObject> | JsonObject;
   /** A YANG action, e.g. fdb/flush. `path` ends with the action's name. */
   action?(path: PathStep[], input: JsonObject): Promise<JsonObject | void> | JsonObject | void;
   packetIn?(pkt: PacketIn): Promise<void> | void;

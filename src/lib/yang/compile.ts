@@ -492,6 +492,8 @@ class Compiler {
     for (const a of subs(st, "augment")) {
       const target = descend(holder, a.arg!, `augment ${a.arg}`);
       this.body(a.subs, childScope(a, scope), module, target, target.config);
+      // Extensions written on an augment describe the augmented node (the router's metric on `ports`).
+      target.extensions.push(...this.extensions(a, scope));
     }
     for (const c of holder.children) this.addChild(parent, c);
   }
@@ -534,6 +536,7 @@ class Compiler {
       if (!first || this.loader.moduleOfPrefix(first[1]!, m).name !== m.name) continue;
       const target = descend(root, path, `augment ${path}`);
       this.body(a.subs, childScope(a, m.scope), m.name, target, target.config);
+      target.extensions.push(...this.extensions(a, m.scope));
     }
     this.finish(root);
     return {

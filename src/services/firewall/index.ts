@@ -304,7 +304,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
     apply: (changes, cfg) => serial(() => applyChanges(changes, cfg)),
     action: (path, input) => serial(() => action(path, input)),
     packetIn,
-    config: () => serial(async () => configView()),
+    ownedConfig: () => serial(async () => configView()),
     state: () =>
       serial(async () => {
         const view = configView();

@@ -35,7 +35,7 @@ static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {
 
   switch (cfg->action) {
   case ACTION_SLOWPATH:
-    pcn_log(ctx, LOG_DEBUG, "Sending packet to the slow path");
+    pcn_log(ctx, LOG_DEBUG, "Sending packet to slow path");
     return pcn_pkt_controller(ctx, md, REASON_SLOWPATH);
   case ACTION_FORWARD: {
     __u32 out;
@@ -45,10 +45,7 @@ static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {
       out = cfg->ports[0];
     else
       out = NO_PORT;
-    if (out == NO_PORT) {
-      pcn_log(ctx, LOG_DEBUG, "No other port: dropping packet");
-      return pcn_pkt_drop(ctx, md);
-    }
+    if (out == NO_PORT) return pcn_pkt_drop(ctx, md); /* silently, as the original */
     pcn_log(ctx, LOG_DEBUG, "Forwarding packet");
     return pcn_pkt_redirect(ctx, md, out);
   }

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { findDataChild, loadModule } from "../../lib/yang/index.ts";
 import { ServiceError } from "../../lib/sdk/types.ts";
-import { datapathConfig, hwConfig, otherPort } from "./index.ts";
+import { datapathConfig, hwConfig } from "./index.ts";
 
 const root = join(import.meta.dir, "..", "..", "..");
 const file = join(import.meta.dir, "helloworld.yang");
@@ -38,12 +38,5 @@ describe("helloworld datapath configuration", () => {
     expect(err).toBeInstanceOf(ServiceError);
     expect((err as ServiceError).status).toBe(400);
     expect((err as ServiceError).message).toContain("at most 2 ports");
-  });
-
-  test("the slow path sends out of the other port", () => {
-    const ports = [{ id: 0, name: "p1", peer: "", status: "UP" as const }, { id: 1, name: "p2", peer: "", status: "UP" as const }];
-    expect(otherPort(ports, 0)?.name).toBe("p2");
-    expect(otherPort(ports, 1)?.name).toBe("p1");
-    expect(otherPort(ports.slice(0, 1), 0)).toBeUndefined();
   });
 });

@@ -1,8 +1,8 @@
 // helloworld: the smallest standard service. At most two ports; `action` says what happens to
 // every packet: DROP, FORWARD (out of the other port, in the kernel) or SLOWPATH (to this
-// control plane, which logs it and sends it out of the other port).
+// control plane, which logs it and goes no further, as the original's).
 import { struct, u32 } from "../../lib/bpf/codec.ts";
-import { ServiceError, type CubeContext, type CubeControl, type JsonObject, type PacketIn, type PortInfo, type ServiceModule } from "../../lib/sdk/types.ts";
+import { ServiceError, type CubeContext, type CubeControl, type JsonObject, type PacketIn, type ServiceModule } from "../../lib/sdk/types.ts";
 import yang from "./helloworld.yang" with { type: "text" };
 
 export const MAX_PORTS = 2;
@@ -25,11 +25,6 @@ export function datapathConfig(action: string, ports: Array<{ id: number }>): Ui
   return hwConfig.encode({ action: value, port0: ids[0] ?? NO_PORT, port1: ids[1] ?? NO_PORT });
 }
 
-/** The port a packet received on `inPort` leaves from, if there is one. */
-export function otherPort(ports: PortInfo[], inPort: number): PortInfo | undefined {
-  return ports.find((p) => p.id !== inPort);
-}
-
 async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeControl> {
   // Refuse before loading anything: the daemon removes the ports it added for this request.
   datapathConfig(String(config.action ?? "DROP"), ctx.ports());
@@ -41,16 +36,8 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
   return {
     // Ports are already in place when this runs; throwing puts the previous set back.
     apply: (_changes, cfg) => sync(cfg),
-    async packetIn(pkt: PacketIn) {
-      const ports = ctx.ports();
-      const from = pkt.portName ?? String(pkt.portId);
-      const out = otherPort(ports, pkt.portId);
-      if (!out) {
-        ctx.log.info(`packet received from port ${from} (${pkt.data.length} bytes): no other port, dropped`);
-        return;
-      }
-      ctx.log.info(`packet received from port ${from} (${pkt.data.length} bytes): sent out of port ${out.name}`);
-      await ctx.packetOut(out.id, pkt.data);
+    packetIn(pkt: PacketIn) {
+      ctx.log.info(`packet arrived to the slowpath from port ${pkt.portName ?? pkt.portId}`);
     },
   };
 }

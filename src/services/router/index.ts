@@ -128,7 +128,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
 
   // A change the kernel refuses (a full table) leaves both the model and the tables as they were.
   const sync = async (cfg: JsonObject) => {
-    const next = buildModel(cfg, portIds(), macs);
+    const next = buildModel(cfg, portIds(), macs, model as RouterModel | undefined);
     for (const r of follower?.linuxRoutes() ?? []) if (next.ports.has(r.port)) next.routes.addLinux(r.network, r.nexthop, r.port);
     const previous = model as RouterModel | undefined;
     model = next;

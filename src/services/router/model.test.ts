@@ -26,6 +26,21 @@ describe("router model", () => {
     expect(addressFacing(m.ports.get("p1")!, "10.0.11.7")).toBe("10.0.11.1");
     expect(portOfAddress(m, "10.0.2.1")!.name).toBe("p2");
   });
+  test("deleting the address that reached a route's next hop keeps the route, unused; a new route must be reachable", () => {
+    const withRoute = { ...base, route: [{ network: "10.5.0.0/16", nexthop: "10.0.11.5", pathcost: 1 }] };
+    const before = buildModel(withRoute, ids, new Map());
+    const ports = [{ name: "p1", ip: "10.0.1.1/24" }, base.ports[1]!];
+    const after = buildModel({ ...withRoute, ports }, ids, new Map(), before);
+    expect(after.routes.all().find((r) => r.network === "10.5.0.0/16")).toMatchObject({ nexthop: "10.0.11.5", interface: "p1", stale: true });
+    expect(after.routes.lookup("10.5.1.1")).toBeUndefined();
+    // A route the router did not have is refused, and one whose cost changed is a new route.
+    expect(() => buildModel({ ports, route: [{ network: "10.6.0.0/16", nexthop: "10.0.11.5" }] }, ids, new Map(), before)).toThrow(/not reachable/);
+    expect(() => buildModel({ ports, route: [{ network: "10.5.0.0/16", nexthop: "10.0.11.5", pathcost: 3 }] }, ids, new Map(), before)).toThrow(/not reachable/);
+    // The address back: the route forwards again.
+    const again = buildModel(withRoute, ids, new Map(), after);
+    expect(again.routes.lookup("10.5.1.1")).toMatchObject({ nexthop: "10.0.11.5", interface: "p1" });
+    expect(again.routes.all().find((r) => r.network === "10.5.0.0/16")!.stale).toBeUndefined();
+  });
   test("static routes and ARP entries are checked against the ports", () => {
     const m = buildModel({ ...base, route: [{ network: "0.0.0.0/0", nexthop: "10.0.2.254", pathcost: 1 }], "arp-table": [{ address: "10.0.2.254", mac: "02:00:00:00:00:FE", interface: "p2" }] }, ids, new Map());
     expect(m.routes.lookup("8.8.8.8")).toMatchObject({ interface: "p2", nexthop: "10.0.2.254" });

@@ -50,7 +50,7 @@ function bad(msg: string, field?: string): ServiceError {
  * `macs` remembers the random MACs given to ports without one, so they stay stable; it is
  * updated only when the configuration is accepted (a refused change must not renew them).
  */
-export function buildModel(cfg: JsonObject, portIds: Map<string, number>, macs: Map<string, string>): RouterModel {
+export function buildModel(cfg: JsonObject, portIds: Map<string, number>, macs: Map<string, string>, previous?: RouterModel): RouterModel {
   const ports = new Map<string, RouterPort>();
   const routes = new RouteTable();
   const owners = new Map<number, string>();
@@ -101,6 +101,15 @@ export function buildModel(cfg: JsonObject, portIds: Map<string, number>, macs: 
     try {
       routes.addStatic(r.network, r.nexthop, r.pathcost ?? 1, r.interface);
     } catch (e) {
+      // A route the router already had stays when the port address that reached its next hop
+      // goes (the original lets a secondary address be deleted); a new or changed route must be
+      // reachable.
+      const had = e instanceof RouteError && previous?.routes.all().find((o) => !o.connected && o.network === `${numberToIp(net.network)}/${net.len}` && o.nexthop === r.nexthop && o.pathcost === (r.pathcost ?? 1));
+      // A port that goes takes no route with it: its deletion is refused while a route needs it.
+      if (had && ports.has(had.interface)) {
+        routes.keepStale(r.network, r.nexthop, had.pathcost, had.interface);
+        continue;
+      }
       if (e instanceof RouteError) throw bad(`route ${r.network} via ${r.nexthop}: ${e.message}`, "nexthop");
       throw bad(`route ${r.network} via ${r.nexthop}: ${(e as Error).message}`, "network");
     }

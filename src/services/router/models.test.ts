@@ -3,6 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { spawnSync } from "bun";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { metricSpecs } from "../../lib/rest/metrics.ts";
 import { findDataChild, loadModule } from "../../lib/yang/index.ts";
 
 const root = join(import.meta.dir, "..", "..", "..");
@@ -26,4 +27,17 @@ describe("L2/L3 service models", () => {
       expect(tree).toBe(readFileSync(join(root, "src", "services", name, `${name}.tree`), "utf8"));
     });
   }
+});
+
+describe("router metrics", () => {
+  test("the families the original's model declares, router_ports (written on the ports augment) first", () => {
+    const schema = loadModule(readFileSync(join(root, "src", "services", "router", "router.yang"), "utf8"));
+    expect(metricSpecs(schema).map((m) => [m.name, m.path])).toEqual([
+      ["router_ports", "$.ports[*]"],
+      ["router_ip_ports", "$.ports[*].ip"],
+      ["router_secondaryip_ports", "$.ports[*].secondaryip[*]"],
+      ["router_route_routes", expect.any(String)],
+      ["router_arp_table_entries", expect.any(String)],
+    ]);
+  });
 });

@@ -45,11 +45,12 @@ describe("route table", () => {
     expect(t.removeStatic("1.0.0.0/8", "10.0.1.7")).toBe(true);
     expect(t.removeStatic("1.0.0.0/8", "10.0.1.7")).toBe(false);
   });
-  test("static routes become unreachable when the port's address goes", () => {
+  test("a stale static route is listed but neither looked up nor installed", () => {
     const t = table();
-    t.addStatic("1.0.0.0/8", "10.0.1.7");
-    t.removeConnected("10.0.1.1/24", "p1");
-    expect(t.unreachableStatic().map((r) => r.network)).toEqual(["1.0.0.0/8"]);
+    t.keepStale("1.0.0.0/8", "10.9.9.9", 1, "p1");
+    expect(t.all().map((r) => r.network)).toContain("1.0.0.0/8");
+    expect(t.lookup("1.2.3.4")).toBeUndefined();
+    expect(t.bestRoutes().map((r) => r.network)).not.toContain("1.0.0.0/8");
   });
 });
 

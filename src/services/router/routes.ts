@@ -17,6 +17,12 @@ export interface Route {
   interface: string;
   pathcost: number;
   connected: boolean;
+  /**
+   * A static route kept after its next hop stopped being reachable (the port address that
+   * served it was deleted): still configured and shown, as in the original, but not used to
+   * forward until an address reaches the next hop again.
+   */
+  stale?: boolean;
 }
 
 export class RouteError extends Error {}
@@ -73,6 +79,13 @@ export class RouteTable {
     return r;
   }
 
+  /** Keeps a configured static route whose next hop no port reaches any more (see Route.stale). */
+  keepStale(network: string, nexthop: string, pathcost: number, iface: string): Route {
+    const r: Route = { network: canonical(network).text, nexthop, interface: iface, pathcost, connected: false, stale: true };
+    this.routes.set(key(r.network, nexthop), r);
+    return r;
+  }
+
   /** Removes a static route; connected routes cannot be removed this way. */
   removeStatic(network: string, nexthop: string): boolean {
     if (nexthop === LOCAL) throw new RouteError(`route ${network} via local is a connected route and cannot be deleted`);
@@ -85,11 +98,6 @@ export class RouteTable {
     r.pathcost = pathcost;
   }
 
-  /** Static routes whose next hop is no longer reachable (after a port address change). */
-  unreachableStatic(): Route[] {
-    return this.all().filter((r) => !r.connected && r.nexthop !== DIRECT && !this.connectedFor(r.nexthop));
-  }
-
   all(): Route[] {
     return [...this.routes.values()];
   }
@@ -100,6 +108,7 @@ export class RouteTable {
     let best: Route | undefined;
     let bestLen = -1;
     for (const r of this.routes.values()) {
+      if (r.stale) continue;
       const c = canonical(r.network);
       if (((a & prefixMask(c.len)) >>> 0) !== c.net) continue;
       if (c.len > bestLen || (c.len === bestLen && r.pathcost < best!.pathcost)) {
@@ -114,6 +123,7 @@ export class RouteTable {
   bestRoutes(): Route[] {
     const best = new Map<string, Route>();
     for (const r of this.routes.values()) {
+      if (r.stale) continue;
       const b = best.get(r.network);
       if (!b || r.pathcost < b.pathcost) best.set(r.network, r);
     }

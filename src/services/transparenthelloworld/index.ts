@@ -35,7 +35,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
     async packetIn(pkt: PacketIn) {
       const direction = pkt.direction ?? (pkt.portId === 1 ? "EGRESS" : "INGRESS");
       await ctx.packetOutDirection(direction, pkt.data);
-      ctx.log.info(`[${direction}] packet in the slow path (${pkt.data.length} bytes): sent on`);
+      ctx.log.info(`packet in event from ${direction.toLowerCase()} program`);
     },
     parentChanged(parent: string) {
       ctx.log.info(parent ? `attached to ${parent}` : "detached");

@@ -35,7 +35,7 @@ static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {
       pcn_log(ctx, LOG_DEBUG, "[EGRESS] dropping packet");
       return RX_DROP;
     case ACTION_SLOWPATH:
-      pcn_log(ctx, LOG_DEBUG, "[EGRESS] sending packet to the slow path");
+      pcn_log(ctx, LOG_DEBUG, "[EGRESS] sending packet to slow path");
       return pcn_pkt_controller(ctx, md, REASON_SLOWPATH);
     default:
       pcn_log(ctx, LOG_DEBUG, "[EGRESS] passing packet");
@@ -47,7 +47,7 @@ static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {
     pcn_log(ctx, LOG_DEBUG, "[INGRESS] dropping packet");
     return RX_DROP;
   case ACTION_SLOWPATH:
-    pcn_log(ctx, LOG_DEBUG, "[INGRESS] sending packet to the slow path");
+    pcn_log(ctx, LOG_DEBUG, "[INGRESS] sending packet to slow path");
     return pcn_pkt_controller(ctx, md, REASON_SLOWPATH);
   default:
     pcn_log(ctx, LOG_DEBUG, "[INGRESS] passing packet");
