@@ -7,7 +7,7 @@ import { DatapathRuntime } from "../lib/cube/runtime.ts";
 import { Injector, isInjectorDevice } from "../lib/cube/injector.ts";
 import { netdevMac, netdevNames, netdevUsable } from "../lib/cube/netdevs.ts";
 import { decodeEvent, EV_LOG, EV_SPAN } from "../lib/slowpath/events.ts";
-import { ShadowNamespace } from "../lib/cube/shadow.ts";
+import { ShadowNamespace, TWIN_PREFIX } from "../lib/cube/shadow.ts";
 import { cubeLogger, daemonLog, LOG_LEVELS, type TaggedLogger } from "../lib/log.ts";
 import { diffConfig, ext, findDataChild, loadModule, type Schema, type SchemaNode } from "../lib/yang/index.ts";
 import { RemoteServiceLink } from "../lib/remote/daemon-client.ts";
@@ -269,7 +269,7 @@ export class Core implements DaemonCore {
     try {
       if (config.span === true) this.fabric.setSpan(name, true);
       for (const p of ports) await this.fabric.addPort(name, p.name, p.peer);
-      const ctx = cubeContext(this.fabric, fabricCube, uuid, log);
+      const ctx = cubeContext(this.fabric, fabricCube, uuid, log, (mutate) => this.reconfigure(name, mutate));
       const control = await this.serviceCall({ service }, () => svc.module.createCube(ctx, config));
       this.cubes.set(name, { service, uuid, config: structuredClone(config), fabric: fabricCube, control, log, parent: "" });
       // A service that owns its configuration may keep the first one differently (lbrp's ALL).
@@ -306,6 +306,15 @@ export class Core implements DaemonCore {
     this.recordStacks();
     this.setLogLevel(c, String(next.loglevel ?? "INFO") as LogLevel);
     if (c.fabric.kind === "standard" && c.fabric.span !== (next.span === true)) this.fabric.setSpan(name, next.span === true);
+  }
+
+  /** A change the cube itself asks for (e.g. Linux changed a shadow port's address): applied as an update of its configuration. */
+  private async reconfigure(name: string, mutate: (config: JsonObject) => void): Promise<void> {
+    const c = this.cubes.get(name);
+    if (!c) return;
+    const next = structuredClone(c.config);
+    mutate(next);
+    await this.updateCube(name, next);
   }
 
   private setLogLevel(c: CubeEntry, level: LogLevel): void {
@@ -540,6 +549,15 @@ export class Core implements DaemonCore {
     const gone = await this.fabric.forgetVanishedNetdevs();
     for (const [cube, port] of gone.ports) {
       const c = this.cubes.get(cube);
+      // A shadow port whose interface was deleted in the namespace goes, as in the original.
+      if (c && port.startsWith(TWIN_PREFIX)) {
+        const user = port.slice(TWIN_PREFIX.length);
+        c.log.info(`port ${user}: its interface in ${c.fabric.shadow?.name} is gone, port removed`);
+        await this.reconfigure(cube, (cfg) => {
+          cfg.ports = ((cfg.ports ?? []) as JsonObject[]).filter((x) => x.name !== user);
+        }).catch((e) => c.log.error(`removing port ${user}: ${(e as Error).message}`));
+        continue;
+      }
       const p = ((c?.config.ports ?? []) as JsonObject[]).find((x) => x.name === port);
       if (p) p.peer = "";
       c?.log.info(`port ${port}: its netdev is gone, peer cleared`);

@@ -4,7 +4,7 @@ import type { BpfMap } from "../lib/bpf/index.ts";
 import type { Fabric, FabricCube } from "../lib/cube/fabric.ts";
 import type { ShadowNamespace } from "../lib/cube/shadow.ts";
 import type { TaggedLogger } from "../lib/log.ts";
-import { ServiceError, type CubeContext, type Direction, type MapAccess, type PortInfo, type ShadowContext } from "../lib/sdk/types.ts";
+import { ServiceError, type CubeContext, type Direction, type JsonObject, type MapAccess, type PortInfo, type ShadowContext } from "../lib/sdk/types.ts";
 
 function mapAccess(get: () => BpfMap): MapAccess {
   return {
@@ -25,7 +25,13 @@ export function portInfos(fabric: Fabric, cube: FabricCube): PortInfo[] {
   return [...cube.ports.values()].map((p) => ({ id: p.id, name: p.name, peer: p.peer, status: fabric.portUp(cube, p) ? "UP" : "DOWN" }));
 }
 
-export function cubeContext(fabric: Fabric, cube: FabricCube, uuid: string, log: TaggedLogger): CubeContext {
+export function cubeContext(
+  fabric: Fabric,
+  cube: FabricCube,
+  uuid: string,
+  log: TaggedLogger,
+  reconfigure?: (mutate: (config: JsonObject) => void) => Promise<void>,
+): CubeContext {
   return {
     name: cube.name,
     uuid,
@@ -53,6 +59,7 @@ export function cubeContext(fabric: Fabric, cube: FabricCube, uuid: string, log:
       fabric.packetOutDirection(cube.name, direction, frame, opts?.recirculate);
     },
     shadow: cube.shadow && shadowContext(fabric, cube, cube.shadow),
+    reconfigure,
   };
 }
 

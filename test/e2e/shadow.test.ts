@@ -118,6 +118,25 @@ for (const type of ["TC", "XDP_SKB"]) describe(`shadow router (${type})`, () => 
     expect(topo.ping(h1, h2.ip)).toBe(true);
   });
 
+  test("an address Linux gives a port's interface becomes the port's address, as in the original", async () => {
+    sh(`ip -n ${ns} addr add 10.231.7.254/24 dev p1`);
+    const ip = async () => (await daemon.request("GET", `/router/${r}/ports/p1/ip/`)).json();
+    expect(await until(async () => (await ip()) === "10.231.7.254/24")).toBe(true);
+    const routes = (await daemon.request("GET", `/router/${r}/route/`)).json() as Array<{ network: string; nexthop: string }>;
+    expect(routes.some((x) => x.network === "10.231.7.0/24" && x.nexthop === "local")).toBe(true);
+    expect(routes.some((x) => x.network === "10.231.0.0/24")).toBe(false);
+    // The port's old primary address left the interface.
+    expect(sh(`ip -n ${ns} -4 -br addr show dev p1`)).not.toContain("10.231.0.254");
+  });
+
+  test("an interface deleted in the namespace takes its port with it", async () => {
+    sh(`ip -n ${ns} link del p2`);
+    const ports = async () => (await daemon.request("GET", `/router/${r}/ports/`)).json().map((p: { name: string }) => p.name);
+    expect(await until(async () => !(await ports()).includes("p2"))).toBe(true);
+    expect(await ports()).toEqual(["p1"]);
+    expect(linkExists(`${r}-p2`)).toBe(false);
+  });
+
   test("deleting the cube removes the namespace and its interfaces", async () => {
     expect((await daemon.cli(["del", r])).code).toBe(0);
     expect(nsExists(ns)).toBe(false);

@@ -111,6 +111,11 @@ export interface CubeContext {
   packetOutDirection(direction: Direction, frame: Uint8Array, opts?: { recirculate?: boolean }): Promise<void>;
   /** Shadow cubes (created with shadow=true, local services only): the cube's Linux namespace. */
   shadow?: ShadowContext;
+  /**
+   * Changes the cube's own configuration as if the user had (local services only): `mutate`
+   * edits a copy of it, which is then applied and stored like an update (apply() is called).
+   */
+  reconfigure?(mutate: (config: JsonObject) => void): Promise<void>;
 }
 
 /** What Linux in a shadow cube's namespace shows of the port interfaces. */

@@ -87,7 +87,19 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
   let lastConfig = config;
   // Shadow mode: Linux in the namespace answers ARP and the packets for the router's addresses
   // (the datapath hands them there); its routes join the table.
-  const follower = ctx.shadow && new ShadowFollower(ctx.shadow, ctx.log, () => sync(lastConfig));
+  const follower =
+    ctx.shadow &&
+    new ShadowFollower(
+      ctx.shadow,
+      ctx.log,
+      () => sync(lastConfig),
+      async (port, cidr) => {
+        await ctx.reconfigure?.((cfg) => {
+          const p = ((cfg.ports ?? []) as JsonObject[]).find((x) => x.name === port);
+          if (p) p.ip = cidr;
+        });
+      },
+    );
 
   const portIds = () => new Map(ctx.ports().map((p) => [p.name, p.id]));
   const portById = (id: number): RouterPort | undefined => [...model.ports.values()].find((p) => p.id === id);

@@ -1,7 +1,8 @@
 // A shadow router and its namespace (pcn-<cube>), as in the original: each port's interface
 // there carries the port's MAC and addresses, and the routes Linux adds through those
 // interfaces (by hand, or a routing daemon such as FRR) join the router's table with path
-// cost 1; when Linux removes them, they leave it.
+// cost 1; when Linux removes them, they leave it. An address Linux adds to an interface
+// becomes its port's address (ip), as the original's netlink NEW_ADDRESS handler does.
 import type { Logger, ShadowContext } from "../../lib/sdk/types.ts";
 import type { RouterModel } from "./model.ts";
 
@@ -15,8 +16,13 @@ export interface LinuxRoute {
 const POLL_MS = 1000;
 
 export class ShadowFollower {
-  /** What each port's interface was last given (JSON of mac and addresses). */
+  /** What each port's interface was last given (JSON of mac and addresses), and its addresses. */
   private readonly applied = new Map<string, string>();
+  private readonly addresses = new Map<string, string[]>();
+  /** Changes with every reflect: a namespace read that spans one is not trusted. */
+  private generation = 0;
+  /** Addresses Linux set that the router refused (a conflict): not asked again. */
+  private readonly refused = new Set<string>();
   private routes: LinuxRoute[] = [];
   private seen = "[]";
   private timer?: ReturnType<typeof setInterval>;
@@ -27,6 +33,8 @@ export class ShadowFollower {
     private readonly log: Logger,
     /** Called when the namespace's routes changed; the router rebuilds its tables. */
     private readonly changed: () => Promise<void>,
+    /** Called when Linux gave a port's interface an address the port does not have. */
+    private readonly addressAdded: (port: string, cidr: string) => Promise<void>,
   ) {}
 
   /** Routes Linux has through the ports' interfaces, other than those the kernel made for addresses. */
@@ -36,12 +44,23 @@ export class ShadowFollower {
 
   /** Gives each port's interface the port's MAC and addresses (only what changed). */
   async reflect(model: RouterModel): Promise<void> {
-    for (const name of [...this.applied.keys()]) if (!model.ports.has(name)) this.applied.delete(name);
-    for (const p of model.ports.values()) {
-      const want = JSON.stringify([p.mac, p.addresses]);
-      if (this.applied.get(p.name) === want) continue;
-      await this.shadow.setInterface(p.name, { mac: p.mac, addresses: p.addresses });
-      this.applied.set(p.name, want);
+    this.generation++;
+    try {
+      for (const name of [...this.applied.keys()])
+        if (!model.ports.has(name)) {
+          this.applied.delete(name);
+          this.addresses.delete(name);
+        }
+      for (const p of model.ports.values()) {
+        const want = JSON.stringify([p.mac, p.addresses]);
+        if (this.applied.get(p.name) === want) continue;
+        this.applied.delete(p.name);
+        this.addresses.set(p.name, p.addresses);
+        await this.shadow.setInterface(p.name, { mac: p.mac, addresses: p.addresses });
+        this.applied.set(p.name, want);
+      }
+    } finally {
+      this.generation++;
     }
   }
 
@@ -58,7 +77,22 @@ export class ShadowFollower {
 
   /** Reads the namespace's routes; tells the router when they changed. */
   async poll(): Promise<void> {
+    const generation = this.generation;
     const view = await this.shadow.linux();
+    if (generation !== this.generation || generation % 2) return;
+    for (const [port, have] of view.addresses) {
+      const mine = this.addresses.get(port);
+      const added = mine && have.find((a) => !mine.includes(a) && !this.refused.has(`${port} ${a}`));
+      if (!added) continue;
+      this.log.info(`port ${port}: address ${added} set in ${this.shadow.namespace}`);
+      try {
+        await this.addressAdded(port, added);
+      } catch (e) {
+        this.refused.add(`${port} ${added}`);
+        throw e;
+      }
+      return;
+    }
     const routes = view.routes
       .filter((r) => r.proto !== "kernel")
       .map((r) => ({ network: r.network, nexthop: r.nexthop, port: r.dev }))
