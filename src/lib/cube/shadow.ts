@@ -62,7 +62,8 @@ export class ShadowNamespace {
       ip(["-n", ns.name, "link", "set", "lo", "up"]);
     } catch (e) {
       ns.destroy();
-      throw new ServiceError(`cannot create namespace ${ns.name}: ${(e as Error).message}`, 500);
+      // Linux refuses names it cannot use as a file name or device prefix.
+      throw new ServiceError(`cannot create namespace ${ns.name}: ${(e as Error).message}`, 400, "invalid-value", "name");
     }
     return ns;
   }
