@@ -14,6 +14,8 @@ export interface ServiceInfo {
   uri: string;
   description: string;
   version: string;
+  /** ServiceModule.createReplaces */
+  createReplaces?: string[];
 }
 
 export interface CubeSummary {

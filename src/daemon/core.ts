@@ -163,6 +163,7 @@ export class Core implements DaemonCore {
       uri: s.uri,
       description: ext(m, "service-description") ?? m.description ?? "",
       version: ext(m, "service-version") ?? m.revision ?? "",
+      createReplaces: s.module.createReplaces,
     };
   }
 

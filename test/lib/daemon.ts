@@ -35,6 +35,9 @@ export class Daemon {
   readonly port = freePort();
   private proc?: Subprocess;
 
+  /** env: added to the daemon process's environment (knobs such as POLYCUBE_FIREWALL_TIMEOUTS). */
+  constructor(private readonly opts: { env?: Record<string, string> } = {}) {}
+
   get url(): string {
     return `http://127.0.0.1:${this.port}/polycube/v1`;
   }
@@ -56,7 +59,7 @@ export class Daemon {
 
   /** Starts the daemon and waits until `ready` (by default: GET /version over plain HTTP answers). */
   async start(extra: string[] = [], ready: () => Promise<boolean> | boolean = () => this.answers()): Promise<void> {
-    this.proc = Bun.spawn(this.args(extra), { stdout: "ignore", stderr: "pipe", stdin: "ignore" });
+    this.proc = Bun.spawn(this.args(extra), { stdout: "ignore", stderr: "pipe", stdin: "ignore", env: { ...process.env, ...this.opts.env } });
     for (let i = 0; i < 200; i++) {
       if (await ready()) return;
       if (this.proc.exitCode !== null) break;

@@ -117,7 +117,7 @@ export class Fabric {
         taken.push(slots[e]);
       }
       const { shadow, ...rest } = spec;
-      const cube: FabricCube = { ...rest, flavour, program: new CubeProgram(this.runtime, flavour, cubeId, slots), ports: new Map(), parent: "", twins: new Map(), span: false };
+      const cube: FabricCube = { ...rest, flavour, program: new CubeProgram(this.runtime, flavour, cubeId, slots, spec.kind === "transparent"), ports: new Map(), parent: "", twins: new Map(), span: false };
       if (shadow) {
         cube.shadow = ShadowNamespace.create(spec.name);
         cube.program.setFlags(CFG_SHADOW);
@@ -382,7 +382,13 @@ export class Fabric {
   }
 
   private tEgress(name: string): Hop {
-    return this.entry(this.cubes.get(name)!, "pcn_egress", EGRESS);
+    const t = this.cubes.get(name)!;
+    // On a netdev, an XDP cube's egress runs at the TC egress hook, in its TC companion.
+    if (t.flavour === "xdp" && t.parent && !splitPeer(t.parent)) {
+      const index = t.program.tcEgressSlot;
+      return index === undefined ? DROP : { kind: HopKind.CUBE, index, port: EGRESS };
+    }
+    return this.entry(t, "pcn_egress", EGRESS);
   }
 
   /** Where a packet entering port P of C from its peer goes first. */
@@ -463,7 +469,7 @@ export class Fabric {
       if (!use.tcubes.length) continue;
       const w = wanted.get(use.name) ?? { type: use.type };
       w.ingress = this.tIngress(use.tcubes[0]!);
-      if (use.flavour === "tc") w.egress = this.tEgress(use.tcubes[use.tcubes.length - 1]!);
+      w.egress = this.tEgress(use.tcubes[use.tcubes.length - 1]!);
       wanted.set(use.name, w);
     }
     for (const [name, use] of this.netdevs) {
@@ -491,7 +497,8 @@ export class Fabric {
       return;
     }
     if (current) return current.setHop(hop);
-    const point: HookPoint = use.flavour === "tc" ? { kind: "tc", direction: dir } : { kind: "xdp", mode: use.type === "XDP_DRV" ? "drv" : "skb" };
+    // XDP has no egress hook: a netdev's egress chain starts at TC egress for every cube type.
+    const point: HookPoint = use.flavour === "tc" || dir === "egress" ? { kind: "tc", direction: dir } : { kind: "xdp", mode: use.type === "XDP_DRV" ? "drv" : "skb" };
     use[dir] = await NetdevHook.attach(this.runtime, use.name, point, hop);
   }
 
@@ -557,7 +564,9 @@ export class Fabric {
       else this.injector.sendToStack(index, frame);
       return true;
     }
-    return this.injector.send(t.flavour, hop, frame);
+    // An XDP cube's egress chain on a netdev runs in TC programs.
+    const flavour = d === EGRESS && !splitPeer(t.parent) ? "tc" : t.flavour;
+    return this.injector.send(flavour, hop, frame);
   }
 
   /** Every hook and program: for shutdown. */

@@ -40,7 +40,7 @@ export class RemoteServiceLink {
   private readonly cubes = new Map<string, RemoteCube>();
   private closed = false;
   private redialTimer?: ReturnType<typeof setTimeout>;
-  private registration!: { name: string; kind: ServiceKind; yang: string; ownsConfig: boolean };
+  private registration!: { name: string; kind: ServiceKind; yang: string; ownsConfig: boolean; createReplaces: string[] };
 
   private constructor(private readonly opts: RemoteLinkOptions) {
     // Bun's TLS refuses an IP address as the SNI server name, which grpc-js sends for an
@@ -65,6 +65,7 @@ export class RemoteServiceLink {
       get kind() { return link.registration.kind; },
       get yang() { return link.registration.yang; },
       get ownsConfig() { return link.registration.ownsConfig; },
+      get createReplaces() { return link.registration.createReplaces; },
       createCube: (ctx, config) => link.createCube(ctx, config),
     };
   }
@@ -77,7 +78,7 @@ export class RemoteServiceLink {
       if (opts.name && reg.name !== opts.name) {
         throw new ServiceError(`remote service at ${opts.uri} is ${reg.name}, not ${opts.name}`, 400);
       }
-      link.registration = { name: reg.name, kind: reg.kind as ServiceKind, yang: reg.yang, ownsConfig: !!reg.ownsConfig };
+      link.registration = { name: reg.name, kind: reg.kind as ServiceKind, yang: reg.yang, ownsConfig: !!reg.ownsConfig, createReplaces: reg.createReplaces ?? [] };
       return link;
     } catch (e) {
       link.close();

@@ -73,6 +73,16 @@ export class ServiceApi {
     return this.write(t, m, m === "DELETE" ? undefined : await readJson(req));
   }
 
+  /** True when the service declares that creating an existing entry of this list replaces it. */
+  private createReplaces(service: string, list: SchemaNode): boolean {
+    const lists = this.core.service(service)?.createReplaces;
+    if (!lists?.length) return false;
+    const names: string[] = [];
+    for (let n: SchemaNode | undefined = list; n && n.kind !== "module"; n = n.parent) names.unshift(n.name);
+    return lists.includes(names.join("/"));
+  }
+
+
   private mustExist(t: Target): void {
     if (this.core.cubeService(t.cube!) !== t.service) throw RestError.text(404, `Cube ${t.cube} does not exist`);
   }
@@ -298,7 +308,9 @@ export class ServiceApi {
             status = 204;
             break;
           }
-          if (method === "POST" && existing !== undefined) throw RestError.tagged("data-exists", f, `${f} already exists`);
+          // Services whose original replaced an existing entry on create keep doing so.
+          const replaces = method === "POST" && existing !== undefined && this.createReplaces(t.service, t.node);
+          if (method === "POST" && existing !== undefined && !replaces) throw RestError.tagged("data-exists", f, `${f} already exists`);
           const keys = t.steps.at(-1)!.keys!;
           const raw = body === undefined || body === null ? {} : body;
           if (!isObject(raw as Json)) throw RestError.tagged("bad-attribute", f, `${f}: a JSON object is expected`);

@@ -176,6 +176,12 @@ export interface ServiceModule {
    * reports, so that later reads, writes and deletes of those entries see them.
    */
   ownsConfig?: boolean;
+  /**
+   * Lists, as schema paths from the module root (e.g. "chain/rule"), where creating an entry
+   * that already exists replaces it instead of answering 409: the original's service did so
+   * (the firewall's `rule add N` on an existing rule).
+   */
+  createReplaces?: string[];
   /** Called after the cube's base state (name, type, ports) exists, with its whole validated config. */
   createCube(ctx: CubeContext, config: JsonObject): Promise<CubeControl> | CubeControl;
 }

@@ -76,6 +76,8 @@ export function sessionEntry(key: Uint8Array, value: Uint8Array, now: bigint): J
     // ICMP echo sessions are keyed by the request: the id stands as the source port.
     sport, dport,
     state: STATE_NAME[v.getUint8(12)] ?? "INVALID",
-    eta: Number((expires - now + 999_999_999n) / 1_000_000_000n),
+    // Rounded: /proc/uptime lags the kernel's clock by up to 10 ms, so rounding up could show
+    // a second more than the timeout.
+    eta: Math.round(Number(expires - now) / 1e9),
   };
 }

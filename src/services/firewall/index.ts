@@ -314,5 +314,6 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
   };
 }
 
-export const firewall: ServiceModule = { name: "firewall", kind: "transparent", yang, createCube, ownsConfig: true };
+// `rule add N` replaces rule N when it exists, as in the original.
+export const firewall: ServiceModule = { name: "firewall", kind: "transparent", yang, createCube, ownsConfig: true, createReplaces: ["chain/rule"] };
 export default firewall;
