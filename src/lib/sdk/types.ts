@@ -109,6 +109,32 @@ export interface CubeContext {
   packetOut(port: number | string, frame: Uint8Array, opts?: { recirculate?: boolean }): Promise<void>;
   /** Transparent cubes: continue a frame along the chain in a direction, or re-enter this cube. */
   packetOutDirection(direction: Direction, frame: Uint8Array, opts?: { recirculate?: boolean }): Promise<void>;
+  /** Shadow cubes (created with shadow=true, local services only): the cube's Linux namespace. */
+  shadow?: ShadowContext;
+  /**
+   * Changes the cube's own configuration as if the user had (local services only): `mutate`
+   * edits a copy of it, which is then applied and stored like an update (apply() is called).
+   */
+  reconfigure?(mutate: (config: JsonObject) => void): Promise<void>;
+}
+
+/** What Linux in a shadow cube's namespace shows of the port interfaces. */
+export interface ShadowLinuxView {
+  /** IPv4 addresses (CIDR) by interface (= port) name. */
+  addresses: Map<string, string[]>;
+  /** Routes of the main table through a port interface; `nexthop` absent for direct routes. */
+  routes: Array<{ network: string; nexthop?: string; dev: string; proto: string }>;
+}
+
+/** A shadow cube's namespace `pcn-<cube>`: one interface per port, named as the port. */
+export interface ShadowContext {
+  readonly namespace: string;
+  /** Gives a port's interface a MAC address and exactly these IPv4 addresses (CIDR), when given. */
+  setInterface(port: string, opts: { mac?: string; addresses?: string[] }): Promise<void>;
+  /** Reads the namespace's addresses and routes. */
+  linux(): Promise<ShadowLinuxView>;
+  /** Hands a frame to Linux on a port's interface, as if it arrived there. */
+  packetOut(port: number | string, frame: Uint8Array): Promise<void>;
 }
 
 /** What a service returns for each cube: the control plane of that cube. */
