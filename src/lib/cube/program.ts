@@ -26,6 +26,7 @@ export class CubeProgram {
   /** Standard cubes with an egress program: what lies beyond each port. */
   private readonly egressHops = new Map<number, Hop>();
   private logLevel: LogLevel = "INFO";
+  private flags = 0;
 
   constructor(
     private readonly runtime: DatapathRuntime,
@@ -124,9 +125,16 @@ export class CubeProgram {
     if (this.obj) this.writeLogLevel();
   }
 
+  /** Run-time switches of the datapath (PCN_CFG_* in bpf/polycube.h): shadow and span. */
+  setFlags(flags: number): void {
+    this.flags = flags;
+    if (this.obj) this.writeLogLevel();
+  }
+
   private writeLogLevel(): void {
     const v = new Uint8Array(8);
     new DataView(v.buffer).setUint32(0, LOG_LEVELS.indexOf(this.logLevel), true);
+    new DataView(v.buffer).setUint32(4, this.flags, true);
     this.obj!.map("pcn_cfg").update(u32Bytes(0), v);
   }
 

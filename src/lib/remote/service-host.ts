@@ -102,7 +102,7 @@ function serveSession(module: ServiceModule, stream: grpc.ServerDuplexStream<Dae
   const session: DaemonSession = new Session<ServiceMessage, DaemonMessage>(stream, async (msg) => {
     if (msg.hello) {
       log(`polycubed ${msg.hello.daemonVersion} connected`);
-      return { ok: true, registration: { name: module.name, kind: module.kind, yang: module.yang, version: "", ownsConfig: !!module.ownsConfig, createReplaces: module.createReplaces ?? [] } };
+      return { ok: true, registration: { name: module.name, kind: module.kind, yang: module.yang, version: "", ownsConfig: !!module.ownsConfig, createReplaces: module.createReplaces ?? [], stackPlace: module.stackPlace ?? "" } };
     }
     if (msg.packetIn) {
       const p = msg.packetIn;

@@ -103,5 +103,5 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
   };
 }
 
-export const ddosmitigator: ServiceModule = { name: "ddosmitigator", kind: "transparent", yang, createCube };
+export const ddosmitigator: ServiceModule = { name: "ddosmitigator", kind: "transparent", yang, createCube, stackPlace: "wire" };
 export default ddosmitigator;

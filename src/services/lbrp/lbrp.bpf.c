@@ -111,25 +111,6 @@ struct {
   __type(value, struct flow_value);
 } flows SEC(".maps");
 
-/* Incremental one's complement update of a checksum for a 32-bit field changed from -> to
- * (RFC 1624). `pseudo` fields of a packet whose checksum the NIC finishes (CHECKSUM_PARTIAL) are
- * handled by the kernel helpers in TC; XDP sees only complete checksums. */
-static __always_inline __u16 csum_update32(__u16 check, __u32 from, __u32 to) {
-  __u32 sum = (__u16)~check;
-  sum += (__u16)~(from & 0xffff);
-  sum += (__u16)~(from >> 16);
-  sum += to & 0xffff;
-  sum += to >> 16;
-  return pcn_csum_fold(sum);
-}
-
-static __always_inline __u16 csum_update16(__u16 check, __u16 from, __u16 to) {
-  __u32 sum = (__u16)~check;
-  sum += (__u16)~from;
-  sum += to;
-  return pcn_csum_fold(sum);
-}
-
 #define ETH_LEN sizeof(struct ethhdr)
 
 /* Rewrites the IPv4 address at ip_off+addr_off, fixing the IP checksum and the L4 one. */
@@ -150,16 +131,16 @@ static __always_inline int rewrite_addr(CTXTYPE *ctx, __u32 addr_off, __u32 from
   if (proto == IPPROTO_TCP) {
     struct tcphdr *tcp = data + l4_off;
     if ((void *)(tcp + 1) > data_end) return -1;
-    tcp->check = csum_update32(tcp->check, from, to);
+    tcp->check = pcn_csum_update32(tcp->check, from, to);
   } else if (proto == IPPROTO_UDP) {
     struct udphdr *udp = data + l4_off;
     if ((void *)(udp + 1) > data_end) return -1;
     if (udp->check) {
-      udp->check = csum_update32(udp->check, from, to);
+      udp->check = pcn_csum_update32(udp->check, from, to);
       if (!udp->check) udp->check = 0xffff;
     }
   }
-  ip->check = csum_update32(ip->check, from, to);
+  ip->check = pcn_csum_update32(ip->check, from, to);
   if (addr_off == offsetof(struct iphdr, saddr)) ip->saddr = to;
   else ip->daddr = to;
 #endif
@@ -182,12 +163,12 @@ static __always_inline int rewrite_port(CTXTYPE *ctx, __u32 l4_off, __u32 port_o
   if (proto == IPPROTO_TCP) {
     struct tcphdr *tcp = data + l4_off;
     if ((void *)(tcp + 1) > data_end) return -1;
-    tcp->check = csum_update16(tcp->check, from, to);
+    tcp->check = pcn_csum_update16(tcp->check, from, to);
   } else {
     struct udphdr *udp = data + l4_off;
     if ((void *)(udp + 1) > data_end) return -1;
     if (udp->check) {
-      udp->check = csum_update16(udp->check, from, to);
+      udp->check = pcn_csum_update16(udp->check, from, to);
       if (!udp->check) udp->check = 0xffff;
     }
   }

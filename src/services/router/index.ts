@@ -14,7 +14,8 @@ import {
   ARP_REPLY, ARP_REQUEST, buildArpReply, buildArpRequest, buildEchoReply, buildIcmpError, ICMP_DEST_UNREACH, ICMP_ECHO_REQUEST,
   ICMP_HOST_UNREACH, ICMP_NET_UNREACH, ICMP_TIME_EXCEEDED, ipToNumber, parseArp, parseEthernet, parseIcmp, parseIpv4, parsePrefix,
 } from "./packets.ts";
-import { LOCAL } from "./routes.ts";
+import { DIRECT, LOCAL } from "./routes.ts";
+import { ShadowFollower } from "./shadow.ts";
 import yang from "./router.yang" with { type: "text" };
 
 export const REASON_ARP = 1;
@@ -50,6 +51,22 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
   const macs = new Map<string, string>();
   const arp = new ArpTable();
   let model: RouterModel;
+  let lastConfig = config;
+  // Shadow mode: Linux in the namespace answers ARP and the packets for the router's addresses
+  // (the datapath hands them there); its routes join the table.
+  const follower =
+    ctx.shadow &&
+    new ShadowFollower(
+      ctx.shadow,
+      ctx.log,
+      () => sync(lastConfig),
+      async (port, cidr) => {
+        await ctx.reconfigure?.((cfg) => {
+          const p = ((cfg.ports ?? []) as JsonObject[]).find((x) => x.name === port);
+          if (p) p.ip = cidr;
+        });
+      },
+    );
 
   const portIds = () => new Map(ctx.ports().map((p) => [p.name, p.id]));
   const portById = (id: number): RouterPort | undefined => [...model.ports.values()].find((p) => p.id === id);
@@ -78,6 +95,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
   // A change the kernel refuses (a full table) leaves both the model and the tables as they were.
   const sync = async (cfg: JsonObject) => {
     const next = buildModel(cfg, portIds(), macs, model as RouterModel | undefined);
+    for (const r of follower?.linuxRoutes() ?? []) if (next.ports.has(r.port)) next.routes.addLinux(r.network, r.nexthop, r.port);
     const previous = model as RouterModel | undefined;
     model = next;
     pruneLearned(arp, model);
@@ -89,6 +107,8 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
       await writeModel(previous).catch((again) => ctx.log.error(`cannot restore the tables: ${(again as Error).message}`));
       throw e instanceof ServiceError ? e : new ServiceError(`routing tables: ${(e as Error).message}`, 507);
     }
+    lastConfig = cfg;
+    await follower?.reflect(next);
   };
 
   const send = (port: RouterPort, frame: Uint8Array | undefined) => (frame ? ctx.packetOut(port.id, frame) : Promise.resolve());
@@ -112,6 +132,8 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
       for (const p of waiting) await ctx.packetOut(p.inPort, p.frame, { recirculate: true });
       if (waiting.length) ctx.log.debug(`${a.senderIp} resolved: ${waiting.length} queued packet(s) re-injected`);
     }
+    // A shadow router's namespace answers for its addresses.
+    if (ctx.shadow) return;
     if (a.op === ARP_REQUEST && inPort.addresses.some((x) => x.split("/")[0] === a.targetIp)) await send(inPort, buildArpReply(a, inPort.mac));
     else if (a.op !== ARP_REPLY && a.op !== ARP_REQUEST) ctx.log.debug(`ARP op ${a.op} ignored`);
   };
@@ -133,7 +155,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
     const whole = frame.length >= ip.offset + ip.totalLength;
     const route = model.routes.lookup(ip.dst);
     if (!route) return icmpError(inPort, frame, ICMP_DEST_UNREACH, ICMP_NET_UNREACH);
-    const nexthop = route.nexthop === LOCAL ? ip.dst : route.nexthop;
+    const nexthop = route.nexthop === LOCAL || route.nexthop === DIRECT ? ip.dst : route.nexthop;
     const out = model.ports.get(route.interface);
     if (!out) return;
     if (!whole) {
@@ -153,6 +175,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
   };
 
   await sync(config);
+  follower?.start();
   const timer = setInterval(() => expire().catch((e) => ctx.log.warn(`ARP queue: ${e}`)), 1000);
   timer.unref?.();
 
@@ -191,6 +214,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
     },
     destroy() {
       clearInterval(timer);
+      follower?.stop();
     },
   };
 }
