@@ -43,6 +43,11 @@
 /* Ring buffer record types, shared with src/lib/slowpath/events.ts. */
 #define PCN_EV_PACKET 1
 #define PCN_EV_LOG 2
+#define PCN_EV_SPAN 3 /* span mode (XDP): a copy of a packet for a port's shadow interface */
+
+/* pcn_cfg flags, shared with src/lib/cube/fabric.ts. */
+#define PCN_CFG_SHADOW 1 /* the cube has a namespace: port ids are even, each port's twin is id + 1 */
+#define PCN_CFG_SPAN 2   /* shadow cubes: every packet on a port is also copied into the namespace */
 
 /* Directions of transparent cubes; a transparent cube's md->in_port holds one of these. */
 #define PCN_INGRESS 0
@@ -209,6 +214,73 @@ static __always_inline __u32 pcn_ctx_len(struct __sk_buff *ctx) {
 
 /* ---- moving packets --------------------------------------------------------------------- */
 
+static __always_inline __u32 pcn_cfg_flags(void) {
+  __u32 zero = 0;
+  struct pcn_cube_cfg *cfg = bpf_map_lookup_elem(&pcn_cfg, &zero);
+  return cfg ? cfg->flags : 0;
+}
+
+/* Copies the packet into the ring buffer as a record of `type`: the slow path (PCN_EV_PACKET)
+ * or span mode (PCN_EV_SPAN). Returns 0 when the copy was made. */
+static __always_inline int pcn_ring_copy(CTXTYPE *ctx, __u16 type, __u16 port, __u16 reason, __u32 traffic_class,
+                                         __u32 metadata[3]) {
+  struct pcn_pkt_event *e = bpf_ringbuf_reserve(&pcn_events, sizeof(*e), 0);
+  if (!e) return -1;
+  __u32 len = pcn_ctx_len(ctx);
+  if (len == 0) {
+    bpf_ringbuf_discard(e, 0);
+    return -1;
+  }
+  __u32 n = len > PCN_MAX_PKT ? PCN_MAX_PKT : len;
+  /* Hide n's range from the compiler so that the mask below stays: it is what proves
+   * 1 <= n <= PCN_MAX_PKT to the verifier. */
+  asm volatile("" : "+r"(n));
+  n = ((n - 1) & (PCN_MAX_PKT - 1)) + 1;
+  e->type = type;
+  e->cube_id = pcn_cube_id;
+  e->port = port;
+  e->reason = reason;
+  e->pkt_len = len;
+  e->traffic_class = traffic_class;
+  e->md[0] = metadata[0];
+  e->md[1] = metadata[1];
+  e->md[2] = metadata[2];
+  e->vlan_tci = 0;
+  e->vlan_proto = 0;
+#ifdef PCN_XDP
+  int rc = bpf_xdp_load_bytes(ctx, 0, e->data, n);
+#else
+  if (ctx->vlan_present) {
+    e->vlan_tci = ctx->vlan_tci;
+    e->vlan_proto = ctx->vlan_proto;
+  }
+  int rc = bpf_skb_load_bytes(ctx, 0, e->data, n);
+#endif
+  if (rc < 0) {
+    bpf_ringbuf_discard(e, 0);
+    return -1;
+  }
+  e->len = n;
+  bpf_ringbuf_submit(e, 0);
+  return 0;
+}
+
+#ifndef PCN_TRANSPARENT
+/* Span mode: a copy of the packet to the shadow interface of (even) port `port`. TC clones it
+ * there; XDP cannot clone, so the copy goes up the ring buffer and the daemon writes it. */
+static __always_inline void pcn_span(CTXTYPE *ctx, __u32 port) {
+  __u32 twin = port | 1;
+  struct pcn_hop *hop = bpf_map_lookup_elem(&pcn_peers, &twin);
+  if (!hop || hop->kind != PCN_HOP_NETDEV) return;
+#ifdef PCN_XDP
+  __u32 none[3] = {0, 0, 0};
+  pcn_ring_copy(ctx, PCN_EV_SPAN, port, 0, 0, none);
+#else
+  bpf_clone_redirect(ctx, hop->ifindex, 0);
+#endif
+}
+#endif
+
 /* Sends a packet along a hop. Returns the program's verdict when it does not tail call. */
 static __always_inline int pcn_follow_hop(CTXTYPE *ctx, struct pcn_hop *hop, __u32 traffic_class) {
   if (!hop) return RX_DROP;
@@ -232,9 +304,30 @@ static __always_inline int pcn_pkt_drop(CTXTYPE *ctx, struct pkt_metadata *md) {
 
 /* Sends the packet out of one of this cube's ports, to whatever is linked to it. */
 static __always_inline int pcn_pkt_redirect(CTXTYPE *ctx, struct pkt_metadata *md, __u32 out_port) {
+#ifndef PCN_TRANSPARENT
+  if (!(out_port & 1) && (pcn_cfg_flags() & PCN_CFG_SPAN)) pcn_span(ctx, out_port);
+#endif
   struct pcn_hop *hop = bpf_map_lookup_elem(&pcn_peers, &out_port);
   return pcn_follow_hop(ctx, hop, md->traffic_class);
 }
+
+#ifndef PCN_TRANSPARENT
+/* Shadow cubes: hands the packet to Linux, on the namespace's interface of port `port`, as if
+ * it arrived there. Drops it when the cube is not shadow, or in span mode (the namespace has
+ * had its copy already), as the original does. */
+static __always_inline int pcn_pkt_redirect_ns(CTXTYPE *ctx, struct pkt_metadata *md, __u32 port) {
+  __u32 flags = pcn_cfg_flags();
+  if (!(flags & PCN_CFG_SHADOW) || (flags & PCN_CFG_SPAN)) return RX_DROP;
+  __u32 twin = port | 1;
+  struct pcn_hop *hop = bpf_map_lookup_elem(&pcn_peers, &twin);
+  return pcn_follow_hop(ctx, hop, md->traffic_class);
+}
+
+/* True when the cube runs in shadow mode. */
+static __always_inline int pcn_is_shadow(void) {
+  return (pcn_cfg_flags() & PCN_CFG_SHADOW) != 0;
+}
+#endif
 
 static __always_inline __u32 pcn_log_level(void) {
   __u32 zero = 0;
@@ -246,44 +339,7 @@ static __always_inline __u32 pcn_log_level(void) {
  * The packet itself is dropped: the slow path re-injects what it wants to send on. */
 static __always_inline int pcn_pkt_controller_with_metadata(CTXTYPE *ctx, struct pkt_metadata *md, __u16 reason,
                                                             __u32 metadata[3]) {
-  struct pcn_pkt_event *e = bpf_ringbuf_reserve(&pcn_events, sizeof(*e), 0);
-  if (!e) return RX_DROP;
-  __u32 len = pcn_ctx_len(ctx);
-  if (len == 0) {
-    bpf_ringbuf_discard(e, 0);
-    return RX_DROP;
-  }
-  __u32 n = len > PCN_MAX_PKT ? PCN_MAX_PKT : len;
-  /* Hide n's range from the compiler so that the mask below stays: it is what proves
-   * 1 <= n <= PCN_MAX_PKT to the verifier. */
-  asm volatile("" : "+r"(n));
-  n = ((n - 1) & (PCN_MAX_PKT - 1)) + 1;
-  e->type = PCN_EV_PACKET;
-  e->cube_id = pcn_cube_id;
-  e->port = md->in_port;
-  e->reason = reason;
-  e->pkt_len = len;
-  e->traffic_class = md->traffic_class;
-  e->md[0] = metadata[0];
-  e->md[1] = metadata[1];
-  e->md[2] = metadata[2];
-  e->vlan_tci = 0;
-  e->vlan_proto = 0;
-#ifdef PCN_XDP
-  int rc = bpf_xdp_load_bytes(ctx, 0, e->data, n);
-#else
-  if (ctx->vlan_present) {
-    e->vlan_tci = ctx->vlan_tci;
-    e->vlan_proto = ctx->vlan_proto;
-  }
-  int rc = bpf_skb_load_bytes(ctx, 0, e->data, n);
-#endif
-  if (rc < 0) {
-    bpf_ringbuf_discard(e, 0);
-    return RX_DROP;
-  }
-  e->len = n;
-  bpf_ringbuf_submit(e, 0);
+  pcn_ring_copy(ctx, PCN_EV_PACKET, md->in_port, reason, md->traffic_class, metadata);
   return RX_DROP;
 }
 
@@ -343,6 +399,28 @@ static __always_inline __u16 pcn_csum_fold(__u32 sum) {
   return (__u16)~sum;
 }
 
+/* Incremental update of an Internet checksum (RFC 1624, eqn. 3) for a 32-bit or 16-bit field of
+ * the data it covers that changed from `from` to `to`; all in network byte order. Returns the new
+ * checksum. For code that computes checksums itself (XDP, or fields the kernel's
+ * bpf_l3/l4_csum_replace cannot reach in place, such as the headers an ICMP error quotes); it
+ * knows nothing of CHECKSUM_PARTIAL packets, which TC code should leave to the kernel helpers. A
+ * UDP checksum that comes out 0 must be sent as 0xffff (0 means "none"): the caller's business. */
+static __always_inline __u16 pcn_csum_update32(__u16 check, __u32 from, __u32 to) {
+  __u32 sum = (__u16)~check;
+  sum += (__u16)~(from & 0xffff);
+  sum += (__u16)~(from >> 16);
+  sum += to & 0xffff;
+  sum += to >> 16;
+  return pcn_csum_fold(sum);
+}
+
+static __always_inline __u16 pcn_csum_update16(__u16 check, __u16 from, __u16 to) {
+  __u32 sum = (__u16)~check;
+  sum += (__u16)~from;
+  sum += to;
+  return pcn_csum_fold(sum);
+}
+
 /* ---- entry programs --------------------------------------------------------------------- */
 
 #ifdef PCN_XDP
@@ -370,7 +448,21 @@ static __always_inline int pcn_run(CTXTYPE *ctx, __u32 direction) {
   struct pcn_hop *next = bpf_map_lookup_elem(&pcn_peers, &direction);
   return pcn_follow_hop(ctx, next, md.traffic_class);
 #else
-  return handle_rx(ctx, &md);
+  __u32 flags = pcn_cfg_flags();
+  __u32 in_port = md.in_port;
+  if (flags & PCN_CFG_SHADOW) {
+    /* From the namespace (a twin, odd id): straight out of the port it shadows. */
+    if (in_port & 1) {
+      __u32 out = in_port - 1;
+      struct pcn_hop *hop = bpf_map_lookup_elem(&pcn_peers, &out);
+      return pcn_follow_hop(ctx, hop, md.traffic_class);
+    }
+    if (flags & PCN_CFG_SPAN) pcn_span(ctx, in_port);
+  }
+  int rc = handle_rx(ctx, &md);
+  /* A shadow cube's "pass to the stack" is its namespace's stack. */
+  if (rc == RX_OK && (flags & PCN_CFG_SHADOW)) return pcn_pkt_redirect_ns(ctx, &md, in_port);
+  return rc;
 #endif
 }
 

@@ -6,12 +6,13 @@ import { Fabric, type FabricCube } from "../lib/cube/fabric.ts";
 import { DatapathRuntime } from "../lib/cube/runtime.ts";
 import { Injector, isInjectorDevice } from "../lib/cube/injector.ts";
 import { netdevMac, netdevNames, netdevUsable } from "../lib/cube/netdevs.ts";
-import { decodeEvent, EV_PACKET } from "../lib/slowpath/events.ts";
+import { decodeEvent, EV_LOG, EV_SPAN } from "../lib/slowpath/events.ts";
+import { ShadowNamespace, TWIN_PREFIX } from "../lib/cube/shadow.ts";
 import { cubeLogger, daemonLog, LOG_LEVELS, type TaggedLogger } from "../lib/log.ts";
 import { diffConfig, ext, findDataChild, loadModule, type Schema, type SchemaNode } from "../lib/yang/index.ts";
 import { RemoteServiceLink } from "../lib/remote/daemon-client.ts";
 import { ServiceError, type Change, type CubeControl, type CubeType, type Direction, type Json, type JsonObject, type LogLevel, type PathStep, type ServiceModule } from "../lib/sdk/types.ts";
-import type { AttachRequest, CubeSummary, DaemonCore, NetdevInfo, ServiceInfo } from "./core-api.ts";
+import type { AttachRequest, CubeSummary, DaemonCore, NetdevInfo, ServiceInfo } from "../lib/rest/core-api.ts";
 import { cubeContext, portInfos } from "./cube-context.ts";
 
 interface ServiceEntry {
@@ -69,7 +70,8 @@ function overlay(base: Json, state: Json): Json {
     const keyOf = (e: Json) => (e && typeof e === "object" && !Array.isArray(e) ? (e as JsonObject).name : undefined);
     // Entries merge by name only where the names tell them apart (ports); other lists are the service's.
     const names = state.map(keyOf);
-    if (names.some((n) => n === undefined) || new Set(names).size !== names.length) return state;
+    // (An empty state list of entries without names, such as sessions that all expired, empties it too.)
+    if (names.some((n) => n === undefined) || base.some((b) => keyOf(b) === undefined) || new Set(names).size !== names.length) return state;
     const out = base.map((b) => {
       const s = state.find((x) => keyOf(x) === keyOf(b));
       return s === undefined ? b : overlay(b, s);
@@ -163,6 +165,7 @@ export class Core implements DaemonCore {
       description: ext(m, "service-description") ?? m.description ?? "",
       version: ext(m, "service-version") ?? m.revision ?? "",
       createReplaces: s.module.createReplaces,
+      schema: s.schema,
     };
   }
 
@@ -250,20 +253,26 @@ export class Core implements DaemonCore {
     if (!svc) throw new ServiceError(`Service ${service} does not exist`, 404);
     const name = String(config.name);
     if (this.cubes.has(name)) throw new ServiceError(`Cube ${name} already exists`, 409, "data-exists", "name");
-    if (config.shadow === true) throw new ServiceError("shadow mode is not supported by this implementation", 400, "invalid-value", "shadow");
-    if (config.span === true) throw new ServiceError("Span mode is not present in no-shadow services", 400, "invalid-value", "span");
+    const shadow = config.shadow === true;
+    if (config.span === true && !shadow) throw new ServiceError("Span mode is not present in no-shadow services", 400, "invalid-value", "span");
+    if (shadow && svc.module.kind !== "standard") throw new ServiceError(`${service} cubes are transparent: only standard cubes can be shadow`, 400, "invalid-value", "shadow");
     const type = String(config.type ?? "TC") as CubeType;
     const ports = portsOf(config);
     this.fabric.checkPortSet({ name, type }, ports);
+    if (shadow) {
+      ShadowNamespace.check(name);
+      for (const p of ports) ShadowNamespace.checkPort(name, p.name);
+    }
 
-    const fabricCube = this.fabric.addCube({ name, service, kind: svc.module.kind, type });
+    const fabricCube = this.fabric.addCube({ name, service, kind: svc.module.kind, type, stackPlace: svc.module.stackPlace, shadow });
     const level = String(config.loglevel ?? "INFO") as LogLevel;
     const log = cubeLogger(service, name, level);
     fabricCube.program.setLogLevel(level);
     const uuid = crypto.randomUUID();
     try {
+      if (config.span === true) this.fabric.setSpan(name, true);
       for (const p of ports) await this.fabric.addPort(name, p.name, p.peer);
-      const ctx = cubeContext(this.fabric, fabricCube, uuid, log);
+      const ctx = cubeContext(this.fabric, fabricCube, uuid, log, (mutate) => this.reconfigure(name, mutate));
       const control = await this.serviceCall({ service }, () => svc.module.createCube(ctx, config));
       this.cubes.set(name, { service, uuid, config: structuredClone(config), fabric: fabricCube, control, log, parent: "" });
       // A service that owns its configuration may keep the first one differently (lbrp's ALL).
@@ -283,7 +292,8 @@ export class Core implements DaemonCore {
     const before = c.config;
     const changes = known ?? diffConfig(svc.schema.root, before, next);
     if (!changes.length) return;
-    if (next.span === true) throw new ServiceError("Span mode is not present in no-shadow services", 400, "invalid-value", "span");
+    if (Boolean(next.shadow) !== Boolean(before.shadow)) throw new ServiceError("shadow can be set only at creation", 400, "invalid-value", "shadow");
+    if (next.span === true && !c.fabric.shadow) throw new ServiceError("Span mode is not present in no-shadow services", 400, "invalid-value", "span");
     if (c.fabric.kind === "standard") {
       this.fabric.checkPortSet(c.fabric, portsOf(next));
       await this.syncPorts(c, portsOf(next));
@@ -298,6 +308,16 @@ export class Core implements DaemonCore {
     if (svc.module.ownsConfig) await this.adoptServiceConfig(name);
     this.recordStacks();
     this.setLogLevel(c, String(next.loglevel ?? "INFO") as LogLevel);
+    if (c.fabric.kind === "standard" && c.fabric.span !== (next.span === true)) this.fabric.setSpan(name, next.span === true);
+  }
+
+  /** A change the cube itself asks for (e.g. Linux changed a shadow port's address): applied as an update of its configuration. */
+  private async reconfigure(name: string, mutate: (config: JsonObject) => void): Promise<void> {
+    const c = this.cubes.get(name);
+    if (!c) return;
+    const next = structuredClone(c.config);
+    mutate(next);
+    await this.updateCube(name, next);
   }
 
   private setLogLevel(c: CubeEntry, level: LogLevel): void {
@@ -499,7 +519,15 @@ export class Core implements DaemonCore {
     const fc = this.fabric.cubeById(ev.cubeId);
     const c = fc && this.cubes.get(fc.name);
     if (!c) return;
-    if (ev.type !== EV_PACKET) {
+    if (ev.type === EV_SPAN) {
+      try {
+        this.fabric.packetOutNs(c.fabric.name, ev.port, ev.data);
+      } catch (e) {
+        c.log.debug(`span: ${(e as Error).message}`);
+      }
+      return;
+    }
+    if (ev.type === EV_LOG) {
       c.log.log(LOG_LEVELS[ev.level] ?? "INFO", ev.message);
       return;
     }
@@ -524,6 +552,15 @@ export class Core implements DaemonCore {
     const gone = await this.fabric.forgetVanishedNetdevs();
     for (const [cube, port] of gone.ports) {
       const c = this.cubes.get(cube);
+      // A shadow port whose interface was deleted in the namespace goes, as in the original.
+      if (c && port.startsWith(TWIN_PREFIX)) {
+        const user = port.slice(TWIN_PREFIX.length);
+        c.log.info(`port ${user}: its interface in ${c.fabric.shadow?.name} is gone, port removed`);
+        await this.reconfigure(cube, (cfg) => {
+          cfg.ports = ((cfg.ports ?? []) as JsonObject[]).filter((x) => x.name !== user);
+        }).catch((e) => c.log.error(`removing port ${user}: ${(e as Error).message}`));
+        continue;
+      }
       const p = ((c?.config.ports ?? []) as JsonObject[]).find((x) => x.name === port);
       if (p) p.peer = "";
       c?.log.info(`port ${port}: its netdev is gone, peer cleared`);

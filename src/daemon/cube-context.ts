@@ -2,8 +2,9 @@
 // all scoped to that one cube (the SDK's CubeContext).
 import type { BpfMap } from "../lib/bpf/index.ts";
 import type { Fabric, FabricCube } from "../lib/cube/fabric.ts";
+import type { ShadowNamespace } from "../lib/cube/shadow.ts";
 import type { TaggedLogger } from "../lib/log.ts";
-import { ServiceError, type CubeContext, type Direction, type MapAccess, type PortInfo } from "../lib/sdk/types.ts";
+import { ServiceError, type CubeContext, type Direction, type JsonObject, type MapAccess, type MapDescription, type PortInfo, type ShadowContext } from "../lib/sdk/types.ts";
 
 function mapAccess(get: () => BpfMap): MapAccess {
   return {
@@ -24,7 +25,13 @@ export function portInfos(fabric: Fabric, cube: FabricCube): PortInfo[] {
   return [...cube.ports.values()].map((p) => ({ id: p.id, name: p.name, peer: p.peer, status: fabric.portUp(cube, p) ? "UP" : "DOWN" }));
 }
 
-export function cubeContext(fabric: Fabric, cube: FabricCube, uuid: string, log: TaggedLogger): CubeContext {
+export function cubeContext(
+  fabric: Fabric,
+  cube: FabricCube,
+  uuid: string,
+  log: TaggedLogger,
+  reconfigure?: (mutate: (config: JsonObject) => void) => Promise<void>,
+): CubeContext {
   return {
     name: cube.name,
     uuid,
@@ -37,10 +44,10 @@ export function cubeContext(fabric: Fabric, cube: FabricCube, uuid: string, log:
       return mapAccess(() => cube.program.map(name));
     },
     describeMaps() {
-      const out: Record<string, { keySize: number; valueSize: number }> = {};
+      const out: Record<string, MapDescription> = {};
       for (const m of cube.program.mapNames()) {
         const map = cube.program.map(m);
-        out[m] = { keySize: map.keySize, valueSize: map.valueSize };
+        out[m] = { keySize: map.keySize, valueSize: map.valueSize, ...map.types };
       }
       return out;
     },
@@ -50,6 +57,23 @@ export function cubeContext(fabric: Fabric, cube: FabricCube, uuid: string, log:
     },
     async packetOutDirection(direction: Direction, frame, opts) {
       fabric.packetOutDirection(cube.name, direction, frame, opts?.recirculate);
+    },
+    shadow: cube.shadow && shadowContext(fabric, cube, cube.shadow),
+    reconfigure,
+  };
+}
+
+function shadowContext(fabric: Fabric, cube: FabricCube, ns: ShadowNamespace): ShadowContext {
+  return {
+    namespace: ns.name,
+    async setInterface(port, opts) {
+      if (!cube.ports.has(port)) throw new ServiceError(`Port ${port} does not exist in cube ${cube.name}`, 404);
+      if (opts.mac) ns.setMac(port, opts.mac);
+      if (opts.addresses) await ns.setAddresses(port, opts.addresses);
+    },
+    linux: () => ns.linux(),
+    async packetOut(port, frame) {
+      fabric.packetOutNs(cube.name, port, frame);
     },
   };
 }

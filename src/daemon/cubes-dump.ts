@@ -8,7 +8,7 @@
 // "parent" member of the transparent cube), where the original lost them.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import type { DaemonCore } from "./core-api.ts";
+import type { DaemonCore } from "../lib/rest/core-api.ts";
 import type { Json, JsonObject } from "../lib/sdk/types.ts";
 import type { Logger } from "../lib/sdk/types.ts";
 

@@ -90,6 +90,27 @@ function count(xs: string[], x: string): number {
 
 const VIP = "10.99.0.100";
 
+/**
+ * The two backend hosts of a topology, 10.`net`.1.11 and 10.`net`.2.12 (/24, the router at .254),
+ * each with its server ("b1", "b2" on 8080).
+ */
+async function backendHosts(topo: Topology, net: number, type: string, clients: Host[]): Promise<[Host, Host]> {
+  const b1 = topo.host("b1", `10.${net}.1.11/24`, { gw: `10.${net}.1.254` });
+  const b2 = topo.host("b2", `10.${net}.2.12/24`, { gw: `10.${net}.2.254` });
+  // Generic XDP sees the checksums the sender left for offload, and cannot forward GSO
+  // packets: in XDP_SKB mode the hosts compute their checksums and send MTU-sized segments.
+  if (type !== "TC") for (const h of [...clients, b1, b2]) sh(`ip netns exec ${h.ns} ethtool -K eth0 tx off tso off gso off`);
+  await serve(b1, 8080, "b1");
+  await serve(b2, 8080, "b2");
+  return [b1, b2];
+}
+
+async function teardown(topo: Topology, lb: string, rt: string): Promise<void> {
+  await daemon.request("DELETE", `/lbrp/${lb}/`).catch(() => undefined);
+  await daemon.request("DELETE", `/router/${rt}/`).catch(() => undefined);
+  topo.cleanup();
+}
+
 for (const type of ["TC", "XDP_SKB"] as const) {
   const tag = type === "TC" ? "t" : "x";
   describe(`lbrp (${type})`, () => {
@@ -101,20 +122,10 @@ for (const type of ["TC", "XDP_SKB"] as const) {
 
     beforeAll(async () => {
       client = topo.host(1, "10.71.0.1/24", { gw: "10.71.0.254" });
-      b1 = topo.host(2, "10.71.1.11/24", { gw: "10.71.1.254" });
-      b2 = topo.host(3, "10.71.2.12/24", { gw: "10.71.2.254" });
-      // Generic XDP sees the checksums the sender left for offload, and cannot forward GSO
-      // packets: in XDP_SKB mode the hosts compute their checksums and send MTU-sized segments.
-      if (type !== "TC") for (const h of [client, b1, b2]) sh(`ip netns exec ${h.ns} ethtool -K eth0 tx off tso off gso off`);
-      await serve(b1, 8080, "b1");
-      await serve(b2, 8080, "b2");
+      [b1, b2] = await backendHosts(topo, 71, type, [client]);
     });
 
-    afterAll(async () => {
-      await daemon.request("DELETE", `/lbrp/${lb}/`).catch(() => undefined);
-      await daemon.request("DELETE", `/router/${rt}/`).catch(() => undefined);
-      topo.cleanup();
-    });
+    afterAll(() => teardown(topo, lb, rt));
 
     it("frames not for a vip cross unchanged: ARP, and pings through the router to the backends", async () => {
       await ok("POST", `/lbrp/${lb}/`, { type });
@@ -192,6 +203,9 @@ for (const type of ["TC", "XDP_SKB"] as const) {
       const before = await ok("GET", `/lbrp/${lb}/`);
       const bad: Array<[string, string, unknown]> = [
         ["PATCH", `/lbrp/${lb}/`, { port_mode: "MULTI" }],
+        ["PATCH", `/lbrp/${lb}/ports/fe/`, { ip: "10.71.0.1" }],
+        ["PATCH", `/lbrp/${lb}/ports/be/`, { ip: "10.71.0.1" }],
+        ["PATCH", `/lbrp/${lb}/ports/fe/`, { type: "BACKEND" }],
         ["POST", `/lbrp/${lb}/ports/fe2/`, { type: "FRONTEND" }],
         ["POST", `/lbrp/${lb}/ports/be2/`, { type: "BACKEND" }],
         ["POST", `/lbrp/${lb}/ports/nt/`, {}],
@@ -266,6 +280,161 @@ for (const type of ["TC", "XDP_SKB"] as const) {
       expect(r.status).toBe(204);
       expect(connections(client, `http://${VIP}/`, 1).bodies).toEqual([]);
       expect(topo.ping(client, b2.ip)).toBe(true);
+    });
+  });
+}
+
+/** The received packets counter of a host's eth0. */
+function rxPackets(h: Host): number {
+  const j = JSON.parse(spawnSync(["ip", "-n", h.ns, "-j", "-s", "link", "show", "eth0"], { stdout: "pipe" }).stdout.toString());
+  return Number(j[0].stats64.rx.packets);
+}
+
+/** A refused request: its status and the field its error names. */
+async function refusal(method: string, path: string, body?: unknown): Promise<{ status: number; field: string }> {
+  const r = await daemon.request(method, path, body);
+  let field = "";
+  try {
+    field = r.json()["ietf-restconf:errors"].error[0]["error-info"] ?? "";
+  } catch {}
+  return { status: r.status, field };
+}
+
+// MULTI port mode: two client hosts, each on its own FRONTEND port with its own ip; the BACKEND
+// port on a router cube leading to the two backend hosts, as above.
+for (const type of ["TC", "XDP_SKB"] as const) {
+  const tag = type === "TC" ? "t" : "x";
+  describe(`lbrp MULTI (${type})`, () => {
+    const topo = new Topology(`lm${tag}`);
+    const lb = `lbm${tag}`;
+    const rt = `lbmr${tag}`;
+    const vip = "10.99.1.100";
+    let c1: Host, c2: Host, b1: Host, b2: Host;
+
+    beforeAll(async () => {
+      c1 = topo.host(1, "10.231.0.1/24", { gw: "10.231.0.254" });
+      c2 = topo.host(2, "10.231.0.2/24", { gw: "10.231.0.254" });
+      [b1, b2] = await backendHosts(topo, 231, type, [c1, c2]);
+    });
+
+    afterAll(() => teardown(topo, lb, rt));
+
+    it("each client reaches the router and the backends through its own FRONTEND port (ARP by target address)", async () => {
+      await ok("POST", `/lbrp/${lb}/`, { type, port_mode: "MULTI" });
+      await ok("POST", `/lbrp/${lb}/ports/fe1/`, { type: "FRONTEND", ip: c1.ip, peer: c1.outer });
+      await ok("POST", `/lbrp/${lb}/ports/be/`, { type: "BACKEND" });
+      await ok("POST", `/lbrp/${lb}/ports/fe2/`, { type: "FRONTEND", ip: c2.ip, peer: c2.outer });
+      await ok("POST", `/router/${rt}/`, { type });
+      await ok("POST", `/router/${rt}/ports/p0/`, { ip: "10.231.0.254/24" });
+      await ok("POST", `/router/${rt}/ports/p1/`, { peer: b1.outer, ip: "10.231.1.254/24" });
+      await ok("POST", `/router/${rt}/ports/p2/`, { peer: b2.outer, ip: "10.231.2.254/24" });
+      expect((await daemon.cli(["connect", `${lb}:be`, `${rt}:p0`])).code).toBe(0);
+      expect((await ok("GET", `/lbrp/${lb}/port_mode/`))).toBe("MULTI");
+      for (const c of [c1, c2]) {
+        expect(topo.ping(c, "10.231.0.254")).toBe(true);
+        expect(topo.ping(c, b1.ip)).toBe(true);
+        expect(connections(c, `http://${b2.ip}:8080/ip`, 1).bodies).toEqual([c.ip]);
+      }
+    });
+
+    it("both clients' connections to the vip spread over the backends; answers come from the vip", async () => {
+      await ok("POST", `/lbrp/${lb}/service/${vip}/80/TCP/`, { backend: [{ ip: b1.ip, port: 8080 }, { ip: b2.ip, port: 8080 }] });
+      for (const c of [c1, c2]) {
+        const got = connections(c, `http://${vip}/`, 30);
+        expect(got.bodies.length).toBe(30);
+        expect([...got.remotes]).toEqual([vip]);
+        expect(count(got.bodies, "b1")).toBeGreaterThan(0);
+        expect(count(got.bodies, "b2")).toBeGreaterThan(0);
+        // the backends see the client's own address
+        expect(connections(c, `http://${vip}/ip`, 1)).toEqual({ bodies: [c.ip], remotes: new Set([vip]) });
+      }
+    });
+
+    it("answers leave through the client's own port only", async () => {
+      const quiet = rxPackets(c2);
+      expect(connections(c1, `http://${vip}/`, 20).bodies.length).toBe(20);
+      expect(rxPackets(c2) - quiet).toBeLessThan(3);
+      const quiet1 = rxPackets(c1);
+      expect(connections(c2, `http://${vip}/`, 20).bodies.length).toBe(20);
+      expect(rxPackets(c1) - quiet1).toBeLessThan(3);
+    });
+
+    it("UDP and ICMP services answer each client from the vip", async () => {
+      await ok("POST", `/lbrp/${lb}/service/${vip}/53/UDP/`, { backend: [{ ip: b1.ip, port: 8080 }] });
+      await ok("POST", `/lbrp/${lb}/service/${vip}/0/ICMP/`, { backend: [{ ip: b2.ip, port: 0 }] });
+      for (const c of [c1, c2]) {
+        expect(udp(c, vip, 53)).toBe(`b1 ${vip}:53`);
+        const r = spawnSync(["ip", "netns", "exec", c.ns, "ping", "-n", "-c", "2", "-W", "2", "-i", "0.2", vip], { stdout: "pipe" });
+        expect(r.exitCode).toBe(0);
+        expect(r.stdout.toString()).toContain(`from ${vip}`);
+      }
+    });
+
+    it("bad input is refused with a 4xx naming the field, and leaves nothing behind", async () => {
+      const before = await ok("GET", `/lbrp/${lb}/`);
+      const bad: Array<[string, string, unknown, string]> = [
+        ["POST", `/lbrp/${lb}/ports/fe3/`, { type: "FRONTEND" }, "ip"],
+        ["POST", `/lbrp/${lb}/ports/fe3/`, { type: "FRONTEND", ip: c1.ip }, "ip"],
+        ["POST", `/lbrp/${lb}/ports/be2/`, { type: "BACKEND" }, "type"],
+        ["PATCH", `/lbrp/${lb}/ports/fe2/`, { ip: c1.ip }, "ip"],
+        ["PATCH", `/lbrp/${lb}/ports/fe2/`, { type: "BACKEND" }, "type"],
+        ["PATCH", `/lbrp/${lb}/`, { port_mode: "SINGLE" }, "port_mode"],
+        ["PATCH", `/lbrp/${lb}/port_mode/`, "SINGLE", "port_mode"],
+        ["POST", `/lbrp/${lb}m2/`, { type, port_mode: "MULTI", ports: [{ name: "a", type: "FRONTEND", ip: "10.231.9.1" }, { name: "b", type: "FRONTEND", ip: "10.231.9.1" }] }, "ip"],
+        ["POST", `/lbrp/${lb}m2/`, { type, port_mode: "MULTI", ports: [{ name: "b", type: "BACKEND", ip: "10.231.9.1" }] }, "ip"],
+        ["POST", `/lbrp/${lb}m2/`, { type, ports: [{ name: "a", type: "FRONTEND", ip: "10.231.9.1" }] }, "ip"],
+      ];
+      for (const [m, p, b, field] of bad) {
+        const r = await refusal(m, p, b);
+        expect({ m, p, ok: r.status >= 400 && r.status < 500, field: r.field }).toEqual({ m, p, ok: true, field });
+      }
+      expect(await ok("GET", `/lbrp/${lb}/`)).toEqual(before);
+      expect((await daemon.request("GET", `/lbrp/${lb}m2/`)).status).toBe(404);
+      // the refused port with c1's address took nothing from fe1
+      for (const c of [c1, c2]) expect(connections(c, `http://${vip}/ip`, 1)).toEqual({ bodies: [c.ip], remotes: new Set([vip]) });
+    });
+
+    it("a FRONTEND port's ip can move; a deleted FRONTEND port takes its client's answers with it", async () => {
+      await ok("PATCH", `/lbrp/${lb}/ports/fe2/`, { ip: "10.231.0.9" });
+      expect(connections(c2, `http://${vip}/`, 1).bodies).toEqual([]);
+      expect(connections(c1, `http://${vip}/ip`, 1).bodies).toEqual([c1.ip]);
+      await ok("PATCH", `/lbrp/${lb}/ports/fe2/`, { ip: c2.ip });
+      expect(connections(c2, `http://${vip}/ip`, 1).bodies).toEqual([c2.ip]);
+      await ok("DELETE", `/lbrp/${lb}/ports/fe2/`);
+      expect(connections(c1, `http://${vip}/ip`, 1).bodies).toEqual([c1.ip]);
+      await ok("POST", `/lbrp/${lb}/ports/fe2/`, { type: "FRONTEND", ip: c2.ip, peer: c2.outer });
+      expect(connections(c2, `http://${vip}/ip`, 1).bodies).toEqual([c2.ip]);
+    });
+
+    it("from a host on the BACKEND port: ARP and IPv4 reach the port of their address only, other frames every frontend", async () => {
+      const c = `lbmf${tag}`;
+      const f1 = topo.host("f1", "10.231.5.1/24");
+      const f2 = topo.host("f2", "10.231.5.2/24");
+      const fb = topo.host("fb", "10.231.5.3/24");
+      if (type !== "TC") for (const h of [f1, f2, fb]) sh(`ip netns exec ${h.ns} ethtool -K eth0 tx off tso off gso off`);
+      await ok("POST", `/lbrp/${c}/`, {
+        type,
+        port_mode: "MULTI",
+        ports: [{ name: "f1", type: "FRONTEND", ip: f1.ip, peer: f1.outer }, { name: "f2", type: "FRONTEND", ip: f2.ip, peer: f2.outer }, { name: "b", type: "BACKEND", peer: fb.outer }],
+      });
+      try {
+        let quiet = rxPackets(f2);
+        expect(topo.ping(fb, f1.ip)).toBe(true);
+        expect(rxPackets(f2) - quiet).toBe(0);
+        quiet = rxPackets(f1);
+        expect(topo.ping(fb, f2.ip)).toBe(true);
+        expect(rxPackets(f1) - quiet).toBe(0);
+        // an IPv4 packet for an address no port has is dropped
+        expect(topo.ping(fb, "10.231.5.9", 1, 1)).toBe(false);
+        // a frame of another ethertype (0x88b5, local experimental) is flooded
+        const [n1, n2] = [rxPackets(f1), rxPackets(f2)];
+        const send = `import socket; s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind(("eth0", 0)); s.send(b"\\xff" * 6 + bytes.fromhex("${fb.mac.replaceAll(":", "")}") + b"\\x88\\xb5" + b"x" * 46)`;
+        expect(spawnSync(["ip", "netns", "exec", fb.ns, "python3", "-c", send]).exitCode).toBe(0);
+        await Bun.sleep(300);
+        expect([rxPackets(f1) - n1, rxPackets(f2) - n2]).toEqual([1, 1]);
+      } finally {
+        await daemon.request("DELETE", `/lbrp/${c}/`);
+      }
     });
   });
 }

@@ -118,6 +118,31 @@ describe("a transparent cube on a netdev", () => {
     expect(hooksOn([h1.outer])).toEqual([]);
   });
 
+  test("XDP_SKB on a netdev sees EGRESS too (a TC copy of its egress program, as the original): DROP, SLOWPATH, two cubes in order", async () => {
+    try {
+      await create("transparenthelloworld", "txe", { type: "XDP_SKB", loglevel: "DEBUG", "egress-action": "DROP" });
+      await attach("txe", h1.outer);
+      // The host's replies leave through the egress chain: dropped there.
+      expect(topo.ping(h1, ROOT_IP, 1)).toBe(false);
+      await ok("PATCH", "/transparenthelloworld/txe/egress-action/", "SLOWPATH");
+      let mark = daemon.log().length;
+      expect(topo.ping(h1, ROOT_IP, 1)).toBe(true);
+      expect(await logSince(mark)).toMatch(/\[txe\] \[info\] packet in event from egress program/);
+      await ok("PATCH", "/transparenthelloworld/txe/egress-action/", "PASS");
+      await create("transparenthelloworld", "txe2", { type: "XDP_SKB", loglevel: "DEBUG" });
+      await attach("txe2", h1.outer);
+      mark = daemon.log().length;
+      expect(topo.ping(h1, ROOT_IP, 1)).toBe(true);
+      // Egress runs from the cube farthest from the wire to the nearest, as ingress the other way.
+      const order = passes(await logSince(mark)).filter((x) => x.endsWith("EGRESS"));
+      expect(order.slice(0, 2)).toEqual(["txe2 EGRESS", "txe EGRESS"]);
+      expect(hooksOn([h1.outer]).length).toBe(2); // the XDP program and the TC egress filter
+    } finally {
+      await removeAll();
+    }
+    expect(hooksOn([h1.outer])).toEqual([]);
+  });
+
   test("SLOWPATH in both directions: the control plane logs each packet and sends it on", async () => {
     try {
       await create("transparenthelloworld", "ts", { "ingress-action": "SLOWPATH", "egress-action": "SLOWPATH" });

@@ -2,7 +2,7 @@
 // store of services and cube configurations behind the DaemonCore contract, with just enough
 // behaviour (uuids, port status, peers, attach, two actions, a refusing service) for the REST
 // layer's tests. It records the Change lists the core would hand to services.
-import type { AttachRequest, CubeSummary, DaemonCore, NetdevInfo, ServiceInfo } from "../../src/daemon/core-api.ts";
+import type { AttachRequest, CubeSummary, DaemonCore, NetdevInfo, ServiceInfo } from "../../src/lib/rest/core-api.ts";
 import { ServiceError, type Change, type Json, type JsonObject, type PathStep } from "../../src/lib/sdk/types.ts";
 import { diffConfig, loadModule, type Schema } from "../../src/lib/yang/index.ts";
 

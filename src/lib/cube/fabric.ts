@@ -2,15 +2,19 @@
 // netdevs, and the netdev hooks. It checks every request against the rules of the original
 // (docs/datapath.md) before changing anything, then recomputes the hops and writes those that
 // changed, so the datapath always reflects the whole model.
-import { ServiceError, type CubeType, type Direction, type ServiceKind } from "../sdk/types.ts";
+import { ServiceError, type CubeType, type Direction, type ServiceKind, type StackPlace } from "../sdk/types.ts";
 import { CubeProgram, STANDARD_ENTRIES, TRANSPARENT_ENTRIES } from "./program.ts";
 import { DROP, flavourOf, HopKind, PASS, type Flavour, type Hop } from "./hops.ts";
 import { NetdevHook, type HookPoint } from "./netdev-hook.ts";
 import { netdevIndex, netdevUsable } from "./netdevs.ts";
 import { isInjectorDevice, type Injector } from "./injector.ts";
 import type { DatapathRuntime } from "./runtime.ts";
+import { ShadowNamespace, TWIN_PREFIX } from "./shadow.ts";
 
 export const MAX_PORTS = 128;
+/** pcn_cfg flags (bpf/polycube.h). */
+export const CFG_SHADOW = 1;
+export const CFG_SPAN = 2;
 const INGRESS = 0;
 const EGRESS = 1;
 
@@ -31,8 +35,19 @@ export interface FabricCube {
   readonly flavour: Flavour;
   readonly program: CubeProgram;
   readonly ports: Map<string, FabricPort>;
+  /** Transparent cubes: where `auto` stacks them (ServiceModule.stackPlace). */
+  readonly stackPlace?: StackPlace;
   /** Transparent cubes: "cube:port", a netdev, or "" when detached. */
   parent: string;
+  /** Shadow cubes: the namespace, and each port's hidden twin (by the port's name), peered to its interface there. */
+  shadow?: ShadowNamespace;
+  readonly twins: Map<string, FabricPort>;
+  span: boolean;
+}
+
+/** A cube's ports and their shadow twins. */
+function allPorts(c: FabricCube): FabricPort[] {
+  return c.twins.size ? [...c.ports.values(), ...c.twins.values()] : [...c.ports.values()];
 }
 
 interface NetdevUse {
@@ -51,11 +66,9 @@ export type PeerOwner = { name: string; type: CubeType };
 
 export type Position = { position?: "auto" | "first" | "last"; before?: string; after?: string };
 
-/** Where nat and ddosmitigator go when no position is given (rank: inner to outer). */
-function autoRank(service: string): number {
-  if (service === "nat") return 0;
-  if (service === "ddosmitigator") return 2;
-  return 1;
+/** Where `auto` puts a transparent cube in a stack, as its service declares (rank: inner to outer). */
+function autoRank(place: StackPlace | undefined): number {
+  return place === "cube" ? 0 : place === "wire" ? 2 : 1;
 }
 
 function splitPeer(peer: string): [string, string] | undefined {
@@ -89,8 +102,10 @@ export class Fabric {
 
   // ---- cubes -------------------------------------------------------------------------------
 
-  addCube(spec: { name: string; service: string; kind: ServiceKind; type: CubeType }): FabricCube {
+  addCube(spec: { name: string; service: string; kind: ServiceKind; type: CubeType; stackPlace?: StackPlace; shadow?: boolean }): FabricCube {
     if (this.cubes.has(spec.name)) throw new ServiceError(`Cube ${spec.name} already exists`, 409, "data-exists", "name");
+    if (spec.shadow && spec.kind !== "standard") throw new ServiceError(`Cube ${spec.name} is transparent: only standard cubes can be shadow`, 400, "invalid-value", "shadow");
+    if (spec.shadow) ShadowNamespace.check(spec.name);
     const flavour = flavourOf(spec.type);
     const entries = spec.kind === "transparent" ? TRANSPARENT_ENTRIES : STANDARD_ENTRIES;
     const taken: number[] = [];
@@ -101,13 +116,19 @@ export class Fabric {
         slots[e] = this.runtime.takeSlot(flavour);
         taken.push(slots[e]);
       }
-      const cube: FabricCube = { ...spec, flavour, program: new CubeProgram(this.runtime, flavour, cubeId, slots), ports: new Map(), parent: "" };
+      const { shadow, ...rest } = spec;
+      const cube: FabricCube = { ...rest, flavour, program: new CubeProgram(this.runtime, flavour, cubeId, slots, spec.kind === "transparent"), ports: new Map(), parent: "", twins: new Map(), span: false };
+      if (shadow) {
+        cube.shadow = ShadowNamespace.create(spec.name);
+        cube.program.setFlags(CFG_SHADOW);
+      }
       this.cubes.set(spec.name, cube);
       this.byId.set(cubeId, cube);
       return cube;
     } catch (e) {
       for (const s of taken) this.runtime.releaseSlot(flavour, s);
       this.runtime.releaseCubeId(cubeId);
+      if (e instanceof ServiceError) throw e;
       throw new ServiceError(`cannot create cube ${spec.name}: ${(e as Error).message}`, 507);
     }
   }
@@ -126,11 +147,24 @@ export class Fabric {
     if (c.parent) this.unstack(c);
     for (const p of c.ports.values()) for (const t of p.tcubes) this.cubes.get(t)!.parent = "";
     c.ports.clear();
+    c.twins.clear();
     this.cubes.delete(name);
     this.byId.delete(c.program.cubeId);
     await this.relink();
     c.program.close();
     this.runtime.releaseCubeId(c.program.cubeId);
+    c.shadow?.destroy();
+  }
+
+  /** Shadow cubes: turns span mode on or off (the datapath mirrors every port's traffic into the namespace). */
+  setSpan(cube: string, on: boolean): void {
+    const c = this.must(cube);
+    if (!c.shadow) {
+      if (on) throw new ServiceError("Span mode is not present in no-shadow services", 400, "invalid-value", "span");
+      return;
+    }
+    c.span = on;
+    c.program.setFlags(CFG_SHADOW | (on ? CFG_SPAN : 0));
   }
 
   // ---- ports -------------------------------------------------------------------------------
@@ -140,17 +174,25 @@ export class Fabric {
     const c = this.must(cube);
     if (c.kind !== "standard") throw new ServiceError(`Cube ${cube} is transparent: it has no ports`, 400);
     if (c.ports.has(port)) throw new ServiceError(`Port ${port} already exists`, 409, "data-exists", "name");
-    if (c.ports.size >= MAX_PORTS) throw new ServiceError(`Cube ${cube} has the maximum of ${MAX_PORTS} ports`, 400);
+    const max = c.shadow ? MAX_PORTS / 2 : MAX_PORTS;
+    if (c.ports.size >= max) throw new ServiceError(`Cube ${cube} has the maximum of ${max} ports`, 400);
+    c.shadow?.checkPort(port);
     this.checkPeer(c, port, peer);
   }
 
   async addPort(cube: string, port: string, peer = ""): Promise<FabricPort> {
     this.checkPort(cube, port, peer);
     const c = this.must(cube);
-    const used = new Set([...c.ports.values()].map((p) => p.id));
+    const used = new Set(allPorts(c).map((p) => p.id));
+    // A shadow cube's ports come in pairs, as in the original: the port has an even id, its twin the next one.
+    const step = c.shadow ? 2 : 1;
     let id = 0;
-    while (used.has(id)) id++;
+    while (used.has(id)) id += step;
     const p: FabricPort = { name: port, id, uuid: crypto.randomUUID(), peer, tcubes: [] };
+    if (c.shadow) {
+      const host = c.shadow.addPort(port);
+      c.twins.set(port, { name: `${TWIN_PREFIX}${port}`, id: id + 1, uuid: crypto.randomUUID(), peer: host, tcubes: [] });
+    }
     c.ports.set(port, p);
     await this.relink();
     return p;
@@ -164,7 +206,13 @@ export class Fabric {
     for (const t of p.tcubes) this.cubes.get(t)!.parent = "";
     c.ports.delete(port);
     c.program.setHop(p.id, DROP);
+    const twin = c.twins.get(port);
+    if (twin) {
+      c.twins.delete(port);
+      c.program.setHop(twin.id, DROP);
+    }
     await this.relink();
+    if (twin) c.shadow?.removePort(port);
   }
 
   /**
@@ -226,7 +274,7 @@ export class Fabric {
   }
 
   private portOfNetdev(netdev: string): [FabricCube, FabricPort] | undefined {
-    for (const c of this.cubes.values()) for (const p of c.ports.values()) if (p.peer === netdev) return [c, p];
+    for (const c of this.cubes.values()) for (const p of allPorts(c)) if (p.peer === netdev) return [c, p];
     return undefined;
   }
 
@@ -290,9 +338,9 @@ export class Fabric {
     if (pos.after) return at(pos.after) + 1;
     if (pos.position === "first") return 0;
     if (pos.position === "last") return stack.length;
-    // auto: nat nearest the cube, ddosmitigator nearest the wire, others in attach order.
+    // auto: services that ask for it nearest the cube (nat) or the wire (ddosmitigator), others in attach order.
     const rank = (name: string) => {
-      const r = autoRank(this.cubes.get(name)!.service);
+      const r = autoRank(this.cubes.get(name)!.stackPlace);
       return onNetdev ? 2 - r : r;
     };
     const mine = rank(t.name);
@@ -334,7 +382,13 @@ export class Fabric {
   }
 
   private tEgress(name: string): Hop {
-    return this.entry(this.cubes.get(name)!, "pcn_egress", EGRESS);
+    const t = this.cubes.get(name)!;
+    // On a netdev, an XDP cube's egress runs at the TC egress hook, in its TC companion.
+    if (t.flavour === "xdp" && t.parent && !splitPeer(t.parent)) {
+      const index = t.program.tcEgressSlot;
+      return index === undefined ? DROP : { kind: HopKind.CUBE, index, port: EGRESS };
+    }
+    return this.entry(t, "pcn_egress", EGRESS);
   }
 
   /** Where a packet entering port P of C from its peer goes first. */
@@ -393,7 +447,7 @@ export class Fabric {
   async relink(): Promise<void> {
     for (const c of this.cubes.values()) {
       if (c.kind === "standard")
-        for (const p of c.ports.values()) {
+        for (const p of allPorts(c)) {
           if (c.program.hasEgress) c.program.setEgressNext(p.id, this.beyondPort(c, p));
           c.program.setHop(p.id, this.outHop(c, p));
         }
@@ -410,12 +464,12 @@ export class Fabric {
     // Netdevs that are some port's peer or carry transparent cubes need hooks.
     const wanted = new Map<string, { type: CubeType; ingress?: Hop; egress?: Hop }>();
     for (const c of this.cubes.values())
-      for (const p of c.ports.values()) if (p.peer && !splitPeer(p.peer) && netdevIndex(p.peer) !== undefined) wanted.set(p.peer, { type: c.type, ingress: this.ingressEntry(c, p) });
+      for (const p of allPorts(c)) if (p.peer && !splitPeer(p.peer) && netdevIndex(p.peer) !== undefined) wanted.set(p.peer, { type: c.type, ingress: this.ingressEntry(c, p) });
     for (const use of this.netdevs.values()) {
       if (!use.tcubes.length) continue;
       const w = wanted.get(use.name) ?? { type: use.type };
       w.ingress = this.tIngress(use.tcubes[0]!);
-      if (use.flavour === "tc") w.egress = this.tEgress(use.tcubes[use.tcubes.length - 1]!);
+      w.egress = this.tEgress(use.tcubes[use.tcubes.length - 1]!);
       wanted.set(use.name, w);
     }
     for (const [name, use] of this.netdevs) {
@@ -443,7 +497,8 @@ export class Fabric {
       return;
     }
     if (current) return current.setHop(hop);
-    const point: HookPoint = use.flavour === "tc" ? { kind: "tc", direction: dir } : { kind: "xdp", mode: use.type === "XDP_DRV" ? "drv" : "skb" };
+    // XDP has no egress hook: a netdev's egress chain starts at TC egress for every cube type.
+    const point: HookPoint = use.flavour === "tc" || dir === "egress" ? { kind: "tc", direction: dir } : { kind: "xdp", mode: use.type === "XDP_DRV" ? "drv" : "skb" };
     use[dir] = await NetdevHook.attach(this.runtime, use.name, point, hop);
   }
 
@@ -455,7 +510,7 @@ export class Fabric {
     const ports: Array<[string, string]> = [];
     const tcubes: string[] = [];
     for (const c of this.cubes.values())
-      for (const p of c.ports.values())
+      for (const p of allPorts(c))
         if (p.peer && !splitPeer(p.peer) && netdevIndex(p.peer) === undefined) {
           p.peer = "";
           ports.push([c.name, p.name]);
@@ -481,6 +536,16 @@ export class Fabric {
     return this.injector.send(c.flavour, hop, frame);
   }
 
+  /** Shadow cubes: hands a frame to Linux, on the namespace's interface of a port (by id or name). */
+  packetOutNs(cube: string, port: number | string, frame: Uint8Array): boolean {
+    const c = this.must(cube);
+    if (!c.shadow) throw new ServiceError(`Cube ${cube} is not shadow`, 400);
+    const p = typeof port === "number" ? [...c.ports.values()].find((x) => x.id === port) : c.ports.get(port);
+    const twin = p && c.twins.get(p.name);
+    if (!twin) throw new ServiceError(`Port ${port} does not exist in cube ${cube}`, 404);
+    return this.injector.send(c.flavour, this.peerTarget(c, twin), frame);
+  }
+
   /** Continues a frame along a transparent cube's chain, or re-enters the cube. */
   packetOutDirection(cube: string, direction: Direction, frame: Uint8Array, recirculate = false): boolean {
     const t = this.must(cube);
@@ -499,7 +564,9 @@ export class Fabric {
       else this.injector.sendToStack(index, frame);
       return true;
     }
-    return this.injector.send(t.flavour, hop, frame);
+    // An XDP cube's egress chain on a netdev runs in TC programs.
+    const flavour = d === EGRESS && !splitPeer(t.parent) ? "tc" : t.flavour;
+    return this.injector.send(flavour, hop, frame);
   }
 
   /** Every hook and program: for shutdown. */

@@ -13,11 +13,20 @@ export const TRANSPARENT_ENTRIES = ["pcn_ingress", "pcn_egress"] as const;
 
 export class CubeProgram {
   private obj?: BpfObject;
+  /**
+   * XDP transparent cubes: the service's TC build, sharing every map of the XDP object, whose
+   * egress program runs at a netdev's TC egress hook (XDP has no egress), as the original's TC
+   * copy of the egress program.
+   */
+  private tcEgress?: BpfObject;
+  /** Its slot in the TC program array. */
+  tcEgressSlot?: number;
   /** Hops written so far, by key, so that a reload re-writes them. */
   private readonly hops = new Map<number, Hop>();
   /** Standard cubes with an egress program: what lies beyond each port. */
   private readonly egressHops = new Map<number, Hop>();
   private logLevel: LogLevel = "INFO";
+  private flags = 0;
 
   constructor(
     private readonly runtime: DatapathRuntime,
@@ -25,6 +34,7 @@ export class CubeProgram {
     readonly cubeId: number,
     /** Slot of each entry program, e.g. {pcn_ingress: 5}. */
     readonly slots: Record<string, number>,
+    readonly transparent = false,
   ) {}
 
   get loaded(): boolean {
@@ -51,6 +61,7 @@ export class CubeProgram {
         for (const [k, h] of this.egressHops) next.map("pcn_egress_next").update(u32Bytes(k), encodeHop(h));
       }
       for (const [entry, slot] of Object.entries(this.slots)) this.runtime.nodes[this.flavour].setProgram(slot, next.program(entry).fd);
+      if (this.flavour === "xdp" && this.transparent) await this.loadTcEgress(name, globals, next);
     } catch (e) {
       this.obj = previous;
       if (newSlot !== undefined) {
@@ -61,6 +72,22 @@ export class CubeProgram {
       throw e;
     }
     previous?.close();
+  }
+
+  /** Loads (or reloads) the TC companion of an XDP transparent cube over the XDP object's maps. */
+  private async loadTcEgress(name: string, globals: Record<string, number | bigint | boolean>, main: BpfObject): Promise<void> {
+    const keep = new Map<string, number>();
+    for (const m of main.mapNames()) if (!m.includes(".") && !DatapathRuntime.isShared(m)) keep.set(m, main.map(m).fd);
+    const companion = await this.runtime.load(name, "tc", { ...globals, pcn_cube_id: this.cubeId }, keep);
+    try {
+      if (this.tcEgressSlot === undefined) this.tcEgressSlot = this.runtime.takeSlot("tc");
+      this.runtime.nodes.tc.setProgram(this.tcEgressSlot, companion.program("pcn_egress").fd);
+    } catch (e) {
+      companion.close();
+      throw e;
+    }
+    this.tcEgress?.close();
+    this.tcEgress = companion;
   }
 
   /** True when the loaded datapath has a standard cube's egress program. */
@@ -98,9 +125,16 @@ export class CubeProgram {
     if (this.obj) this.writeLogLevel();
   }
 
+  /** Run-time switches of the datapath (PCN_CFG_* in bpf/polycube.h): shadow and span. */
+  setFlags(flags: number): void {
+    this.flags = flags;
+    if (this.obj) this.writeLogLevel();
+  }
+
   private writeLogLevel(): void {
     const v = new Uint8Array(8);
     new DataView(v.buffer).setUint32(0, LOG_LEVELS.indexOf(this.logLevel), true);
+    new DataView(v.buffer).setUint32(4, this.flags, true);
     this.obj!.map("pcn_cfg").update(u32Bytes(0), v);
   }
 
@@ -116,6 +150,10 @@ export class CubeProgram {
   /** Empties the slots and unloads the object. */
   close(): void {
     for (const slot of Object.values(this.slots)) this.runtime.releaseSlot(this.flavour, slot);
+    if (this.tcEgressSlot !== undefined) this.runtime.releaseSlot("tc", this.tcEgressSlot);
+    this.tcEgressSlot = undefined;
+    this.tcEgress?.close();
+    this.tcEgress = undefined;
     this.obj?.close();
     this.obj = undefined;
   }

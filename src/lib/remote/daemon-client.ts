@@ -13,7 +13,7 @@ import { remoteService, type DaemonMessage, type ServiceMessage, type ReplyMsg, 
 import { Session, OK } from "./session.ts";
 import { decodeGlobals, snapshotOf } from "./wire.ts";
 import { ServiceError } from "../sdk/types.ts";
-import type { CubeContext, CubeControl, Direction, JsonObject, Logger, PacketIn, ServiceKind, ServiceModule } from "../sdk/types.ts";
+import type { CubeContext, CubeControl, Direction, JsonObject, Logger, PacketIn, ServiceKind, ServiceModule, StackPlace } from "../sdk/types.ts";
 import { VERSION } from "../../version.ts";
 
 type ServiceSession = Session<DaemonMessage, ServiceMessage>;
@@ -40,7 +40,7 @@ export class RemoteServiceLink {
   private readonly cubes = new Map<string, RemoteCube>();
   private closed = false;
   private redialTimer?: ReturnType<typeof setTimeout>;
-  private registration!: { name: string; kind: ServiceKind; yang: string; ownsConfig: boolean; createReplaces: string[] };
+  private registration!: { name: string; kind: ServiceKind; yang: string; ownsConfig: boolean; createReplaces: string[]; stackPlace?: StackPlace };
 
   private constructor(private readonly opts: RemoteLinkOptions) {
     // Bun's TLS refuses an IP address as the SNI server name, which grpc-js sends for an
@@ -66,6 +66,7 @@ export class RemoteServiceLink {
       get yang() { return link.registration.yang; },
       get ownsConfig() { return link.registration.ownsConfig; },
       get createReplaces() { return link.registration.createReplaces; },
+      get stackPlace() { return link.registration.stackPlace; },
       createCube: (ctx, config) => link.createCube(ctx, config),
     };
   }
@@ -78,7 +79,8 @@ export class RemoteServiceLink {
       if (opts.name && reg.name !== opts.name) {
         throw new ServiceError(`remote service at ${opts.uri} is ${reg.name}, not ${opts.name}`, 400);
       }
-      link.registration = { name: reg.name, kind: reg.kind as ServiceKind, yang: reg.yang, ownsConfig: !!reg.ownsConfig, createReplaces: reg.createReplaces ?? [] };
+      link.registration = { name: reg.name, kind: reg.kind as ServiceKind, yang: reg.yang, ownsConfig: !!reg.ownsConfig, createReplaces: reg.createReplaces ?? [],
+        stackPlace: reg.stackPlace === "cube" || reg.stackPlace === "wire" ? reg.stackPlace : undefined };
       return link;
     } catch (e) {
       link.close();

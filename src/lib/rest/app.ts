@@ -5,7 +5,7 @@
 // compiled schema on each request (src/lib/rest/target.ts), so services loaded or unloaded at
 // run time need no route registration.
 import { Hono, type Context } from "hono";
-import type { DaemonCore } from "../../daemon/core-api.ts";
+import type { DaemonCore } from "./core-api.ts";
 import type { Json, JsonObject } from "../sdk/types.ts";
 import { normalise, applyDefaults, checkTree } from "../yang/index.ts";
 import { VERSION } from "../../version.ts";

@@ -1,6 +1,6 @@
 // OPTIONS help and completion for YANG resources (§3.4), the protocol polycubectl uses.
 // The JSON shapes are documented in docs/rest.md ("Help and completion").
-import type { DaemonCore } from "../../daemon/core-api.ts";
+import type { DaemonCore } from "./core-api.ts";
 import type { Json, JsonObject } from "../sdk/types.ts";
 import { dataChildren, ext, type SchemaNode } from "../yang/index.ts";
 import { RestError } from "./errors.ts";

@@ -4,7 +4,7 @@
 // path-metric is JSONPath; the models use only a small part of it, which is evaluated here
 // rather than with a JSONPath library: $ . name ['name'] [n] [*] and .. (recursive descent).
 // Unlike the original, families of services loaded at run time are served too.
-import type { DaemonCore } from "../../daemon/core-api.ts";
+import type { DaemonCore } from "./core-api.ts";
 import type { Json } from "../sdk/types.ts";
 import type { Schema, SchemaNode } from "../yang/index.ts";
 import type { SchemaCache } from "./schemas.ts";

@@ -1,5 +1,5 @@
-// Compiled schemas of the loaded services, compiled once per model text.
-import type { DaemonCore } from "../../daemon/core-api.ts";
+// Compiled schemas of the loaded services: the core's when it has them, else compiled here once per model text.
+import type { DaemonCore } from "./core-api.ts";
 import { loadModule, type Schema } from "../yang/index.ts";
 import { RestError } from "./errors.ts";
 
@@ -14,6 +14,7 @@ export class SchemaCache {
       this.cache.delete(service);
       return undefined;
     }
+    if (info.schema) return info.schema;
     const hit = this.cache.get(service);
     if (hit && hit.text === info.yang) return hit.schema;
     try {

@@ -5,17 +5,18 @@
 // (core.cubeConfig), validates it against the model and hands it to the core, which diffs it
 // and applies it; writes are serialised so that concurrent requests cannot lose each other's
 // changes.
-import type { DaemonCore } from "../../daemon/core-api.ts";
+import type { DaemonCore } from "./core-api.ts";
 import type { Json, JsonObject } from "../sdk/types.ts";
 import {
   applyDefaults, checkTree, diffConfig, entryKeys, findDataChild, normalise,
-  type Operation, type Schema, type SchemaNode, type ValidationError,
+  type Schema, type SchemaNode,
 } from "../yang/index.ts";
 import { readJson, RestError } from "./errors.ts";
 import { Linker } from "./links.ts";
 import { WriteLock } from "./schemas.ts";
-import { keyText, type Target } from "./target.ts";
-import { carryInitOnly, deleteAt, entryIndex, getAt, isObject, mergeEntry, mergeInto, setAt } from "./tree.ts";
+import type { Target } from "./target.ts";
+import { getAt, isObject, mergeInto, setAt } from "./tree.ts";
+import { applyWrite, entryNode, fail, field, notSupported } from "./write.ts";
 
 export const YANG_JSON = "application/yang.data+json; charset=utf-8";
 
@@ -25,23 +26,6 @@ export function jsonReply(body: Json, status = 200): Response {
 
 export function emptyReply(status: number): Response {
   return new Response(null, { status });
-}
-
-function fail(errors: ValidationError[]): never {
-  throw RestError.validation(errors);
-}
-
-function notSupported(t: Target, method: string): never {
-  throw RestError.tagged("operation-not-supported", t.words.slice(2).join("/") || t.words.join("/"), `${method} is not supported on ${t.words.join("/")}`);
-}
-
-/** A list node seen as one of its entries (an object with the list's children). */
-function entryNode(list: SchemaNode): SchemaNode {
-  return { ...list, kind: "container" };
-}
-
-function field(t: Target): string {
-  return t.steps.map((s) => (s.keys ? `${s.node}[${Object.values(s.keys).join(",")}]` : s.node)).join(".");
 }
 
 export class ServiceApi {
@@ -266,129 +250,8 @@ export class ServiceApi {
       const stored = this.stored(t);
       const next = structuredClone(stored);
       if (method !== "DELETE") await this.adoptLiveEntries(t, next);
-      const existing = getAt(t.schema.root, next, t.steps);
-      const f = field(t);
-      const op: Operation = method === "POST" ? "create" : method === "PUT" ? "replace" : "update";
-      const norm = (node: SchemaNode, value: unknown, before: Json | undefined): Json => {
-        if (value === undefined) value = node.kind === "list" ? [] : {};
-        const n = normalise(node, value as Json, { op, before, field: f });
-        if (n.errors.length) fail(n.errors);
-        return n.value!;
-      };
-      const put = (value: Json) => {
-        if (!setAt(t.schema.root, next, t.steps, value)) throw RestError.tagged("data-missing", f, `the parent of ${f} does not exist`);
-      };
-      let status = 201;
-      switch (t.kind) {
-        case "container": {
-          if (method === "DELETE") {
-            if (existing === undefined && t.node.presence) throw RestError.tagged("data-missing", f, `${f} does not exist`);
-            deleteAt(t.schema.root, next, t.steps);
-            status = 204;
-            break;
-          }
-          if (method === "POST" && t.node.presence && existing !== undefined) throw RestError.tagged("data-exists", f, `${f} already exists`);
-          const v = norm(t.node, body, existing) as JsonObject;
-          let c: JsonObject;
-          if (method === "PUT") {
-            c = v;
-            carryInitOnly(t.node, existing, c);
-            applyDefaults(t.node, c);
-          } else {
-            c = isObject(existing) ? structuredClone(existing) : {};
-            mergeInto(t.node, c, v);
-            applyDefaults(t.node, c);
-          }
-          put(c);
-          break;
-        }
-        case "entry": {
-          if (method === "DELETE") {
-            if (!deleteAt(t.schema.root, next, t.steps)) throw RestError.tagged("data-missing", f, `${f} does not exist`);
-            status = 204;
-            break;
-          }
-          // Services whose original replaced an existing entry on create keep doing so.
-          const replaces = method === "POST" && existing !== undefined && this.createReplaces(t.service, t.node);
-          if (method === "POST" && existing !== undefined && !replaces) throw RestError.tagged("data-exists", f, `${f} already exists`);
-          const keys = t.steps.at(-1)!.keys!;
-          const raw = body === undefined || body === null ? {} : body;
-          if (!isObject(raw as Json)) throw RestError.tagged("bad-attribute", f, `${f}: a JSON object is expected`);
-          const withKeys: JsonObject = { ...(raw as JsonObject) };
-          for (const [k, text] of Object.entries(keys)) {
-            const given = withKeys[k];
-            if (given !== undefined && keyText(t.node, k, typeof given === "string" ? given : JSON.stringify(given)) !== text)
-              throw RestError.tagged("invalid-value", `${f}.${k}`, `${k} in the body differs from the key in the path`);
-            withKeys[k] = text;
-          }
-          const v = norm(entryNode(t.node), withKeys, existing) as JsonObject;
-          let e: JsonObject;
-          if (method === "PATCH" && isObject(existing)) {
-            e = structuredClone(existing);
-            mergeInto(t.node, e, v);
-          } else {
-            e = v;
-            if (method === "PUT") carryInitOnly(t.node, existing, e);
-            applyDefaults(entryNode(t.node), e);
-          }
-          put(e);
-          break;
-        }
-        case "list": {
-          if (method === "DELETE") {
-            deleteAt(t.schema.root, next, t.steps);
-            status = 204;
-            break;
-          }
-          if (!Array.isArray(body)) throw RestError.tagged("bad-attribute", f, `${f}: a JSON array of entries is expected`);
-          const v = norm(t.node, body, existing) as Json[];
-          const cur: Json[] = method === "PUT" ? [] : Array.isArray(existing) ? structuredClone(existing) : [];
-          const index = entryIndex(t.node, cur);
-          const before = method === "PUT" && Array.isArray(existing) ? entryIndex(t.node, existing) : undefined;
-          const seen = new Set<string>();
-          for (const e of v) {
-            const ks = entryKeys(t.node, e);
-            if (!ks) fail(t.node.keys!.filter((k) => (e as JsonObject)[k] === undefined).map((k) => ({ tag: "missing-attribute", field: `${f}.${k}`, message: `${f}: key ${k} is missing in an entry` })));
-            const id = JSON.stringify(ks);
-            const dup = seen.has(id) || (method === "POST" && index.has(id));
-            if (dup) throw RestError.tagged("data-exists", `${f}[${ks!.join(",")}]`, `${f}[${ks!.join(",")}] already exists`);
-            seen.add(id);
-            if (before) {
-              const at = before.get(id);
-              carryInitOnly(t.node, at === undefined ? undefined : (existing as Json[])[at], e);
-            }
-            mergeEntry(t.node, cur, e, index);
-          }
-          put(cur);
-          break;
-        }
-        case "leaf":
-        case "leaf-list": {
-          const parent = t.node.parent;
-          const isKey = parent?.kind === "list" && parent.keys?.includes(t.node.name);
-          if (isKey) throw RestError.tagged("invalid-value", f, `${f} is a list key and cannot change`);
-          if (t.node.initOnly) throw RestError.tagged("invalid-value", f, `${f} can be set only at creation`);
-          if (method === "DELETE") {
-            deleteAt(t.schema.root, next, t.steps);
-            status = 204;
-            break;
-          }
-          if (body === undefined) throw RestError.tagged("missing-attribute", f, `${f}: the body must hold the new value`);
-          if (t.kind === "leaf-list" && method === "POST") {
-            const add = norm(t.node, Array.isArray(body) ? body : [body], existing) as Json[];
-            const cur = Array.isArray(existing) ? [...existing] : [];
-            for (const x of add) if (!cur.some((y) => JSON.stringify(y) === JSON.stringify(x))) cur.push(x);
-            put(cur);
-          } else {
-            if (method === "POST") return notSupported(t, method);
-            put(norm(t.node, body, existing));
-            status = 200;
-          }
-          break;
-        }
-        default:
-          return notSupported(t, method);
-      }
+      const replaces = method === "POST" && t.kind === "entry" && this.createReplaces(t.service, t.node);
+      const status = applyWrite(t, method, body, next, replaces);
       await this.commit(t, stored, next);
       return emptyReply(status);
     });

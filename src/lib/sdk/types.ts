@@ -50,7 +50,34 @@ export interface Logger {
   critical(msg: string): void;
 }
 
-/** Raw map access by name; keys and values are the kernel's bytes. Typed views live in src/lib/sdk/maps.ts. */
+/** A C type as the datapath object's BTF describes it (plain data: it crosses to remote services). */
+export interface CType {
+  /** As C writes it: "__u32", "struct rt_key", "__u8[6]". */
+  name: string;
+  size: number;
+  /** Structs and unions: their members, in order. */
+  members?: CMember[];
+}
+
+export interface CMember {
+  name: string;
+  /** Bytes from the start of the struct. */
+  offset: number;
+  size: number;
+  /** Bit fields: their width (offset is then the byte the field starts in). */
+  bits?: number;
+  type: CType;
+}
+
+/** A map of the loaded datapath: sizes, and the C types of key and value where BTF has them. */
+export interface MapDescription {
+  keySize: number;
+  valueSize: number;
+  key?: CType;
+  value?: CType;
+}
+
+/** Raw map access by name; keys and values are the kernel's bytes. Typed views: typedMap() in src/lib/sdk/maps.ts. */
 export interface MapAccess {
   get(key: Uint8Array): Promise<Uint8Array | undefined>;
   /** Per-CPU maps: one value per possible CPU. */
@@ -102,13 +129,42 @@ export interface CubeContext {
    */
   loadDatapath(object: string, globals?: Record<string, number | bigint | boolean>): Promise<void>;
   map(name: string): MapAccess;
-  /** Key and value sizes of every map of the loaded datapath (remote contexts need them up front). */
-  describeMaps?(): Record<string, { keySize: number; valueSize: number }>;
+  /**
+   * Key and value sizes of every map of the loaded datapath (remote contexts need them up front),
+   * with their C types where the object's BTF has them (typedMap() checks codecs against them).
+   */
+  describeMaps?(): Record<string, MapDescription>;
   ports(): PortInfo[];
   /** Sends a frame out of a port (to its peer), or into the cube as if received on it. */
   packetOut(port: number | string, frame: Uint8Array, opts?: { recirculate?: boolean }): Promise<void>;
   /** Transparent cubes: continue a frame along the chain in a direction, or re-enter this cube. */
   packetOutDirection(direction: Direction, frame: Uint8Array, opts?: { recirculate?: boolean }): Promise<void>;
+  /** Shadow cubes (created with shadow=true, local services only): the cube's Linux namespace. */
+  shadow?: ShadowContext;
+  /**
+   * Changes the cube's own configuration as if the user had (local services only): `mutate`
+   * edits a copy of it, which is then applied and stored like an update (apply() is called).
+   */
+  reconfigure?(mutate: (config: JsonObject) => void): Promise<void>;
+}
+
+/** What Linux in a shadow cube's namespace shows of the port interfaces. */
+export interface ShadowLinuxView {
+  /** IPv4 addresses (CIDR) by interface (= port) name. */
+  addresses: Map<string, string[]>;
+  /** Routes of the main table through a port interface; `nexthop` absent for direct routes. */
+  routes: Array<{ network: string; nexthop?: string; dev: string; proto: string }>;
+}
+
+/** A shadow cube's namespace `pcn-<cube>`: one interface per port, named as the port. */
+export interface ShadowContext {
+  readonly namespace: string;
+  /** Gives a port's interface a MAC address and exactly these IPv4 addresses (CIDR), when given. */
+  setInterface(port: string, opts: { mac?: string; addresses?: string[] }): Promise<void>;
+  /** Reads the namespace's addresses and routes. */
+  linux(): Promise<ShadowLinuxView>;
+  /** Hands a frame to Linux on a port's interface, as if it arrived there. */
+  packetOut(port: number | string, frame: Uint8Array): Promise<void>;
 }
 
 /** What a service returns for each cube: the control plane of that cube. */
@@ -137,6 +193,9 @@ export interface CubeControl {
   destroy?(): Promise<void> | void;
 }
 
+/** Where a transparent service's cubes go in a stack when attached with position `auto`. */
+export type StackPlace = "cube" | "wire";
+
 /** A network function, registered by name in src/services/index.ts. */
 export interface ServiceModule {
   /** REST name, e.g. "simplebridge". */
@@ -156,6 +215,11 @@ export interface ServiceModule {
    * (the firewall's `rule add N` on an existing rule).
    */
   createReplaces?: string[];
+  /**
+   * Transparent services: `auto` attaches their cubes nearest the cube ("cube", as the
+   * original's nat) or nearest the wire ("wire", as its ddosmitigator); others in attach order.
+   */
+  stackPlace?: StackPlace;
   /** Called after the cube's base state (name, type, ports) exists, with its whole validated config. */
   createCube(ctx: CubeContext, config: JsonObject): Promise<CubeControl> | CubeControl;
 }

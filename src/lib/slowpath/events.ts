@@ -3,9 +3,11 @@
 
 export const EV_PACKET = 1;
 export const EV_LOG = 2;
+/** Span mode (XDP cubes): a copy of a packet for the shadow interface of `port`. */
+export const EV_SPAN = 3;
 
 export interface PacketEvent {
-  type: typeof EV_PACKET;
+  type: typeof EV_PACKET | typeof EV_SPAN;
   cubeId: number;
   /** Input port id, or the direction for transparent cubes. */
   port: number;
@@ -35,7 +37,7 @@ export function decodeEvent(rec: Uint8Array): PacketEvent | LogEvent | undefined
   const v = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
   const type = v.getUint16(0, true);
   const cubeId = v.getUint16(2, true);
-  if (type === EV_PACKET && rec.length >= PKT_HEADER) {
+  if ((type === EV_PACKET || type === EV_SPAN) && rec.length >= PKT_HEADER) {
     const len = Math.min(v.getUint32(8, true), rec.length - PKT_HEADER);
     let data: Uint8Array = rec.slice(PKT_HEADER, PKT_HEADER + len);
     const vlanTci = v.getUint16(32, true);

@@ -2,6 +2,7 @@
 // original's automatic/manual/disabled), the timeouts the datapath applies (with the
 // POLYCUBE_FIREWALL_TIMEOUTS knob), and the session table read back from the datapath's map.
 import { ServiceError, type JsonObject } from "../../lib/sdk/types.ts";
+import { parseTimeouts as parseKnob, writeTimeoutsNs } from "../../lib/sdk/timeouts.ts";
 import { formatIp, PROTO_NAME } from "./rules.ts";
 
 /** fw_config.mode: tracking off; on, rules decide everything; on, ESTABLISHED passes before the rules. */
@@ -36,17 +37,7 @@ export const TIMEOUTS_ENV = "POLYCUBE_FIREWALL_TIMEOUTS";
 
 /** Seconds per timeout from "name=seconds,..." over the defaults; throws naming what is wrong. */
 export function parseTimeouts(text: string | undefined): number[] {
-  const out = TIMEOUTS.map(([, s]) => s);
-  if (!text?.trim()) return out;
-  for (const item of text.split(/[\s,]+/).filter(Boolean)) {
-    const m = /^([a-z-]+)=(\d+)$/.exec(item);
-    const i = m ? TIMEOUTS.findIndex(([n]) => n === m[1]) : -1;
-    if (!m || i < 0 || Number(m[2]) < 1) {
-      throw new ServiceError(`${TIMEOUTS_ENV}: '${item}' is not NAME=SECONDS (SECONDS >= 1) with NAME one of ${TIMEOUTS.map(([n]) => n).join(", ")}`, 500, "operation-failed");
-    }
-    out[i] = Number(m[2]);
-  }
-  return out;
+  return parseKnob(TIMEOUTS_ENV, TIMEOUTS, text);
 }
 
 /** struct fw_config */
@@ -54,7 +45,7 @@ export function encodeConfig(mode: Mode, timeouts: number[]): Uint8Array {
   const b = new Uint8Array(8 + 8 * TIMEOUTS.length);
   const v = new DataView(b.buffer);
   v.setUint32(0, MODE_CODE[mode], true);
-  timeouts.forEach((s, i) => v.setBigUint64(8 + 8 * i, BigInt(s) * 1_000_000_000n, true));
+  writeTimeoutsNs(v, 8, timeouts);
   return b;
 }
 

@@ -1,198 +1,70 @@
-// lbrp: reverse-proxy load balancer. The cube sits in L2 between a FRONTEND port (clients) and a
-// BACKEND port (servers). Connections to a service (vip, vport, proto) are DNATed in the datapath
-// to one of the service's backends, picked by a hash of the flow over a table of slots where each
-// backend has as many slots as its weight; the backends' replies get the vip back. Everything that
-// is not for a service (ARP included) crosses between the two ports unchanged.
+// lbrp: reverse-proxy load balancer. The cube sits in L2 between its FRONTEND ports (clients) and
+// its BACKEND port (servers): one FRONTEND port in SINGLE port_mode, several in MULTI, each with
+// the `ip` of the client behind it. Connections to a service (vip, vport, proto) are DNATed in the
+// datapath to one of the service's backends, picked by a hash of the flow over a table of slots
+// where each backend has as many slots as its weight; the backends' replies get the vip back and
+// leave through the frontend port they belong to. Everything that is not for a service (ARP
+// included) crosses unchanged.
 //
 // The control plane keeps the datapath's tables (lbrp.bpf.c) equal to the configuration: it
-// computes them whole from the configuration (tables()), checks them before anything changes,
-// then writes what differs. A service of proto ALL is kept as its TCP, UDP and ICMP (port 0)
-// entries, as the original does: the service owns its configuration (ownsConfig) and reports the
-// expanded list in state().
-import { deleteAll, ServiceError, setAll, type CubeContext, type CubeControl, type JsonObject, type MapAccess, type PortInfo, type ServiceModule } from "../../lib/sdk/types.ts";
+// computes them whole from the configuration (tables.ts, with the port rules of ports.ts), checks
+// them before anything changes, then writes what differs. A service of proto ALL is kept as its
+// TCP, UDP and ICMP (port 0) entries, as the original does: the service owns its configuration
+// (ownsConfig) and reports the expanded list in state(). In MULTI mode, frames from the backend
+// that are neither IPv4 nor ARP come up to the slow path, which floods them to the frontends.
+import { ipv4, u32 } from "../../lib/bpf/codec.ts";
+import { typedMap } from "../../lib/sdk/maps.ts";
+import { applyInOrder, type MapMirror } from "../../lib/sdk/mirror.ts";
+import type { Change, CubeContext, CubeControl, JsonObject, PacketIn, ServiceModule } from "../../lib/sdk/types.ts";
 import yang from "./lbrp.yang" with { type: "text" };
+import { checkUpdate } from "./ports.ts";
+import { backendValue, expandServices, lbConf, slotKey, svcKey, svcValue, tables } from "./tables.ts";
 
-const NO_PORT = 0xffffffff;
-const PROTO: Record<string, number> = { ICMP: 1, TCP: 6, UDP: 17 };
-/** Slots of one service at most: weights are scaled down to fit. */
-export const MAX_SLOTS = 1024;
-/** Entries of the services map (lbrp.bpf.c). */
-const MAX_SERVICES = 1024;
-const BACKENDS_SIZE = 65536;
-
-export interface Tables {
-  config: Uint8Array;
-  services: Map<string, [Uint8Array, Uint8Array]>;
-  backends: Map<string, [Uint8Array, Uint8Array]>;
-}
-
-function ipBytes(ip: string): number[] {
-  return ip.split(".").map(Number);
-}
-
-function ipNum(ip: string): number {
-  return ipBytes(ip).reduce((a, b) => a * 256 + b, 0) >>> 0;
-}
-
-function hex(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-}
-
-/** struct svc_key: vip (wire order), vport (wire order), proto, pad. */
-function svcKey(vip: string, vport: number, proto: number): Uint8Array {
-  const b = new Uint8Array(8);
-  b.set(ipBytes(vip), 0);
-  new DataView(b.buffer).setUint16(4, vport, false);
-  b[6] = proto;
-  return b;
-}
-
-function u32le(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n >>> 0, true);
-  return b;
-}
-
-/** How many slots each backend gets: its weight (1 when unset), scaled down to MAX_SLOTS in all. */
-export function slotCounts(weights: number[]): number[] {
-  const total = weights.reduce((a, b) => a + b, 0);
-  if (total <= MAX_SLOTS) return weights;
-  return weights.map((w) => (w === 0 ? 0 : Math.max(1, Math.floor((w * MAX_SLOTS) / total))));
-}
-
-/** A service's proto as a protocol number; ALL is expanded by the caller. */
-function protoOf(p: unknown): number {
-  const n = PROTO[String(p).toUpperCase()];
-  if (n === undefined) throw new ServiceError(`proto ${String(p)} is not supported`, 400, "invalid-value", "proto");
-  return n;
-}
-
-/** Parses "a.b.c.d/n" into network (number) and mask. */
-function prefix(p: string): { net: number; mask: number; len: number } {
-  const [ip, l] = p.split("/");
-  const len = Number(l);
-  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-  return { net: (ipNum(ip!) & mask) >>> 0, mask, len };
-}
-
-/**
- * The services as they are kept: an entry of proto ALL becomes a TCP and a UDP entry on its vport
- * and an ICMP entry on port 0, each with its name and backends. Throws when one of them exists.
- */
-export function expandServices(list: JsonObject[]): JsonObject[] {
-  const out: JsonObject[] = [];
-  const seen = new Set<string>();
-  const id = (s: JsonObject) => `${s.vip} ${s.vport} ${String(s.proto).toUpperCase()}`;
-  for (const s of list) if (String(s.proto).toUpperCase() !== "ALL") seen.add(id(s));
-  for (const s of list) {
-    if (String(s.proto).toUpperCase() !== "ALL") {
-      out.push(s);
-      continue;
-    }
-    for (const [proto, vport] of [["TCP", s.vport], ["UDP", s.vport], ["ICMP", 0]] as const) {
-      const e: JsonObject = { ...structuredClone(s), proto, vport: vport ?? 0 };
-      if (seen.has(id(e))) throw new ServiceError(`service ${s.vip} ${s.vport} ALL: service ${id(e)} exists`, 409, "data-exists", "proto");
-      seen.add(id(e));
-      out.push(e);
-    }
-  }
-  return out;
-}
-
-/**
- * The datapath's tables for a configuration and the cube's ports. Throws a ServiceError (4xx) for
- * a configuration the datapath cannot carry; nothing has changed then.
- */
-export function tables(config: JsonObject, ports: Pick<PortInfo, "id" | "name">[]): Tables {
-  if (String(config.port_mode ?? "SINGLE").toUpperCase() !== "SINGLE")
-    throw new ServiceError("port_mode MULTI is not supported: only SINGLE (one FRONTEND and one BACKEND port)", 400, "invalid-value", "port_mode");
-  const ids = new Map(ports.map((p) => [p.name, p.id]));
-  let frontend = NO_PORT;
-  let backend = NO_PORT;
-  for (const p of (config.ports ?? []) as JsonObject[]) {
-    const type = String(p.type ?? "").toUpperCase();
-    const id = ids.get(String(p.name)) ?? NO_PORT;
-    if (type === "FRONTEND") {
-      if (frontend !== NO_PORT) throw new ServiceError("port_mode SINGLE allows one FRONTEND port only", 400, "invalid-value", "type");
-      frontend = id;
-    } else if (type === "BACKEND") {
-      if (backend !== NO_PORT) throw new ServiceError("the lbrp has one BACKEND port only", 400, "invalid-value", "type");
-      backend = id;
-    }
-  }
-
-  const cfg = new Uint8Array(20);
-  const dv = new DataView(cfg.buffer);
-  dv.setUint32(0, frontend, true);
-  dv.setUint32(4, backend, true);
-  const rw = (config["src-ip-rewrite"] ?? {}) as JsonObject;
-  if (rw["ip-range"] !== undefined || rw.new_ip_range !== undefined) {
-    if (rw["ip-range"] === undefined || rw.new_ip_range === undefined)
-      throw new ServiceError("src-ip-rewrite needs both ip-range and new_ip_range", 400, "invalid-value", rw["ip-range"] === undefined ? "ip-range" : "new_ip_range");
-    const from = prefix(String(rw["ip-range"]));
-    const to = prefix(String(rw.new_ip_range));
-    if (from.len !== to.len) throw new ServiceError("src-ip-rewrite: ip-range and new_ip_range must have the same prefix length", 400, "invalid-value", "new_ip_range");
-    // Wire-order values: the bytes of the big-endian numbers.
-    dv.setUint32(8, from.net, false);
-    dv.setUint32(12, from.mask, false);
-    dv.setUint32(16, to.net, false);
-  }
-
-  const services = new Map<string, [Uint8Array, Uint8Array]>();
-  const backends = new Map<string, [Uint8Array, Uint8Array]>();
-  for (const s of expandServices((config.service ?? []) as JsonObject[])) {
-    const where = `service ${s.vip} ${s.vport} ${s.proto}`;
-    const proto = protoOf(s.proto);
-    const vport = Number(s.vport);
-    if (proto === PROTO.ICMP && vport !== 0) throw new ServiceError(`${where}: an ICMP service has vport 0`, 400, "invalid-value", "vport");
-    const key = svcKey(String(s.vip), vport, proto);
-    const bes = ((s.backend ?? []) as JsonObject[]).slice().sort((a, b) => ipNum(String(a.ip)) - ipNum(String(b.ip)));
-    const counts = slotCounts(bes.map((b) => (b.weight === undefined ? 1 : Number(b.weight))));
-    let slot = 0;
-    bes.forEach((b, i) => {
-      for (let n = 0; n < counts[i]!; n++, slot++) {
-        const k = new Uint8Array(12);
-        k.set(key, 0);
-        k.set(u32le(slot), 8);
-        const v = new Uint8Array(8);
-        v.set(ipBytes(String(b.ip)), 0);
-        new DataView(v.buffer).setUint16(4, proto === PROTO.ICMP ? 0 : Number(b.port), false);
-        backends.set(hex(k), [k, v]);
-      }
-    });
-    services.set(hex(key), [key, u32le(slot)]);
-  }
-  if (services.size > MAX_SERVICES) throw new ServiceError(`an lbrp has at most ${MAX_SERVICES} services`, 400, "invalid-value", "service");
-  if (backends.size > BACKENDS_SIZE) throw new ServiceError(`too many backend slots (at most ${BACKENDS_SIZE} in all)`, 400, "invalid-value", "weight");
-  return { config: cfg, services, backends };
-}
-
-/** Makes a map hold `want`: deletes what is gone, writes what is new or different. */
-async function sync(map: MapAccess, have: Map<string, [Uint8Array, Uint8Array]>, want: Map<string, [Uint8Array, Uint8Array]>): Promise<void> {
-  const writes = [...want.entries()].filter(([id, [, v]]) => have.get(id)?.[1] === undefined || hex(have.get(id)![1]) !== hex(v)).map(([, kv]) => kv);
-  await setAll(map, writes);
-  await deleteAll(map, [...have.entries()].filter(([id]) => !want.has(id)).map(([, [k]]) => k));
-}
+/** pcn_pkt_controller reason of lbrp.bpf.c: a frame from the backend to flood to the frontends. */
+export const REASON_FLOODING = 1;
 
 class LbrpCube implements CubeControl {
-  private current: Tables = { config: new Uint8Array(20), services: new Map(), backends: new Map() };
+  /** The datapath's tables, each kept equal to the configuration (codecs checked against lbrp.bpf.c). */
+  private readonly maps: Record<"config" | "services" | "backends" | "frontends", MapMirror>;
   /** The services as configured, ALL expanded: what the daemon keeps (ownsConfig). */
   private services: JsonObject[] = [];
 
-  constructor(private readonly ctx: CubeContext) {}
+  constructor(
+    private readonly ctx: CubeContext,
+    private applied: JsonObject,
+  ) {
+    this.maps = {
+      config: typedMap(ctx, "lb_config", u32, lbConf).rawMirror(),
+      services: typedMap(ctx, "services", svcKey, svcValue).rawMirror(),
+      backends: typedMap(ctx, "backends", slotKey, backendValue).rawMirror(),
+      frontends: typedMap(ctx, "frontend_ports", ipv4, u32).rawMirror(),
+    };
+  }
 
-  async apply(_changes: unknown, config: JsonObject): Promise<void> {
+  async apply(_changes: Change[], config: JsonObject): Promise<void> {
+    checkUpdate(this.applied, config);
     const next = tables(config, this.ctx.ports());
-    const prev = this.current;
-    // Backends first (new slots exist before a service counts them), services, then the ports;
-    // stale slots go last.
-    const added = new Map([...next.backends].filter(([id]) => !prev.backends.has(id) || hex(prev.backends.get(id)![1]) !== hex(next.backends.get(id)![1])));
-    await setAll(this.ctx.map("backends"), [...added.values()]);
-    await sync(this.ctx.map("services"), prev.services, next.services);
-    await this.ctx.map("lb_config").set(u32le(0), next.config);
-    await deleteAll(this.ctx.map("backends"), [...prev.backends.entries()].filter(([id]) => !next.backends.has(id)).map(([, [k]]) => k));
-    this.current = next;
+    const m = this.maps;
+    // Backends first (new slots exist before a service counts them), services, the frontends,
+    // then the ports; stale slots go last. A refused write puts every table back.
+    await applyInOrder(
+      [
+        () => m.backends.replace(next.backends.values(), { keep: true }),
+        () => m.services.replace(next.services.values()),
+        () => m.frontends.replace(next.frontends.values()),
+        () => m.config.replace([[u32.encode(0), next.config]]),
+        () => m.backends.replace(next.backends.values()),
+      ],
+      (e) => this.ctx.log.error(`cannot restore the tables: ${e.message}`),
+    );
+    this.applied = config;
     this.services = expandServices((config.service ?? []) as JsonObject[]);
+  }
+
+  /** MULTI: a frame from the backend that the datapath cannot place goes out of every frontend. */
+  async packetIn(pkt: PacketIn): Promise<void> {
+    if (pkt.reason !== REASON_FLOODING) return;
+    for (const p of this.ctx.ports()) if (p.id !== pkt.portId) await this.ctx.packetOut(p.id, pkt.data);
   }
 
   state(): JsonObject {
@@ -203,7 +75,7 @@ class LbrpCube implements CubeControl {
 async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeControl> {
   tables(config, ctx.ports());
   await ctx.loadDatapath("lbrp");
-  const cube = new LbrpCube(ctx);
+  const cube = new LbrpCube(ctx, config);
   await cube.apply([], config);
   return cube;
 }

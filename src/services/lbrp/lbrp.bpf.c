@@ -1,8 +1,12 @@
-// lbrp datapath: a reverse-proxy load balancer sitting in L2 between a FRONTEND port (clients)
-// and a BACKEND port (servers). A frame from the frontend to a service (vip, vport, proto) gets
-// the destination of a backend picked by a hash of its flow (DNAT, weights as slots); the
-// backend's replies get the vip back (SNAT), found in a table of the flows DNATed so far.
-// Everything else (ARP, other addresses, other protocols) crosses to the other port unchanged.
+// lbrp datapath: a reverse-proxy load balancer sitting in L2 between its FRONTEND ports
+// (clients) and a BACKEND port (servers). A frame from a frontend to a service (vip, vport,
+// proto) gets the destination of a backend picked by a hash of its flow (DNAT, weights as slots);
+// the backend's replies get the vip back (SNAT), found in a table of the flows DNATed so far.
+// Everything else (ARP, other addresses, other protocols) crosses unchanged.
+// SINGLE port_mode: one frontend port, all the backend's frames go out of it. MULTI: several
+// frontend ports, each with the address of its client (frontend_ports); a frame from the backend
+// goes out of the port of its destination (ARP: of its target address), and is dropped when none
+// has it; frames that are neither IPv4 nor ARP are flooded to the frontends by the slow path.
 #include <polycube.h>
 #include <linux/in.h>
 #include <linux/tcp.h>
@@ -20,6 +24,7 @@ struct icmp_echo {
 #define ICMP_ECHO 8
 
 #define NO_PORT 0xffffffff
+#define REASON_FLOODING 1
 
 /* Shared with index.ts. */
 struct lb_conf {
@@ -28,6 +33,7 @@ struct lb_conf {
   __u32 rw_from;  /* src-ip-rewrite: client range (network order), mask, new range; mask 0: off */
   __u32 rw_mask;
   __u32 rw_to;
+  __u32 multi;    /* port_mode MULTI: the frontend port of a frame is found in frontend_ports */
 };
 
 struct svc_key {
@@ -90,31 +96,20 @@ struct {
   __type(value, struct backend);
 } backends SEC(".maps");
 
+/* MULTI: the address of a FRONTEND port's client (network order) -> the port's id. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 1024);
+  __type(key, __u32);
+  __type(value, __u32);
+} frontend_ports SEC(".maps");
+
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, 65536);
   __type(key, struct flow_key);
   __type(value, struct flow_value);
 } flows SEC(".maps");
-
-/* Incremental one's complement update of a checksum for a 32-bit field changed from -> to
- * (RFC 1624). `pseudo` fields of a packet whose checksum the NIC finishes (CHECKSUM_PARTIAL) are
- * handled by the kernel helpers in TC; XDP sees only complete checksums. */
-static __always_inline __u16 csum_update32(__u16 check, __u32 from, __u32 to) {
-  __u32 sum = (__u16)~check;
-  sum += (__u16)~(from & 0xffff);
-  sum += (__u16)~(from >> 16);
-  sum += to & 0xffff;
-  sum += to >> 16;
-  return pcn_csum_fold(sum);
-}
-
-static __always_inline __u16 csum_update16(__u16 check, __u16 from, __u16 to) {
-  __u32 sum = (__u16)~check;
-  sum += (__u16)~from;
-  sum += to;
-  return pcn_csum_fold(sum);
-}
 
 #define ETH_LEN sizeof(struct ethhdr)
 
@@ -136,16 +131,16 @@ static __always_inline int rewrite_addr(CTXTYPE *ctx, __u32 addr_off, __u32 from
   if (proto == IPPROTO_TCP) {
     struct tcphdr *tcp = data + l4_off;
     if ((void *)(tcp + 1) > data_end) return -1;
-    tcp->check = csum_update32(tcp->check, from, to);
+    tcp->check = pcn_csum_update32(tcp->check, from, to);
   } else if (proto == IPPROTO_UDP) {
     struct udphdr *udp = data + l4_off;
     if ((void *)(udp + 1) > data_end) return -1;
     if (udp->check) {
-      udp->check = csum_update32(udp->check, from, to);
+      udp->check = pcn_csum_update32(udp->check, from, to);
       if (!udp->check) udp->check = 0xffff;
     }
   }
-  ip->check = csum_update32(ip->check, from, to);
+  ip->check = pcn_csum_update32(ip->check, from, to);
   if (addr_off == offsetof(struct iphdr, saddr)) ip->saddr = to;
   else ip->daddr = to;
 #endif
@@ -168,12 +163,12 @@ static __always_inline int rewrite_port(CTXTYPE *ctx, __u32 l4_off, __u32 port_o
   if (proto == IPPROTO_TCP) {
     struct tcphdr *tcp = data + l4_off;
     if ((void *)(tcp + 1) > data_end) return -1;
-    tcp->check = csum_update16(tcp->check, from, to);
+    tcp->check = pcn_csum_update16(tcp->check, from, to);
   } else {
     struct udphdr *udp = data + l4_off;
     if ((void *)(udp + 1) > data_end) return -1;
     if (udp->check) {
-      udp->check = csum_update16(udp->check, from, to);
+      udp->check = pcn_csum_update16(udp->check, from, to);
       if (!udp->check) udp->check = 0xffff;
     }
   }
@@ -260,23 +255,48 @@ static __always_inline int from_frontend(CTXTYPE *ctx, struct pkt_metadata *md, 
   return pcn_pkt_redirect(ctx, md, conf->backend);
 }
 
+/* A frame from the backend out of the frontend port of `dst`: the only one (SINGLE), or the one
+ * whose client has that address (MULTI); dropped when there is none. */
+static __always_inline int to_frontend(CTXTYPE *ctx, struct pkt_metadata *md, struct lb_conf *conf, __u32 dst) {
+  if (!conf->multi) return pcn_pkt_redirect(ctx, md, conf->frontend);
+  __u32 *port = bpf_map_lookup_elem(&frontend_ports, &dst);
+  if (!port) {
+    pcn_log(ctx, LOG_TRACE, "no FRONTEND port for %I: dropped", dst);
+    return pcn_pkt_drop(ctx, md);
+  }
+  return pcn_pkt_redirect(ctx, md, *port);
+}
+
+/* A frame from the backend that is not IPv4: ARP goes to the frontend of its target address;
+ * in MULTI mode the rest is flooded to the frontends by the slow path. */
+static __always_inline int non_ip_from_backend(CTXTYPE *ctx, struct pkt_metadata *md, struct lb_conf *conf, struct ethhdr *eth, void *data_end) {
+  if (!conf->multi) return pcn_pkt_redirect(ctx, md, conf->frontend);
+  if (eth->h_proto != bpf_htons(ETH_P_ARP)) return pcn_pkt_controller(ctx, md, REASON_FLOODING);
+  /* Ethernet/IPv4 ARP: 8 bytes of header, sender MAC and address, target MAC, target address. */
+  __u8 *arp = (__u8 *)(eth + 1);
+  if ((void *)(arp + 28) > data_end) return pcn_pkt_drop(ctx, md);
+  __u32 tip;
+  __builtin_memcpy(&tip, arp + 24, 4);
+  return to_frontend(ctx, md, conf, tip);
+}
+
 static __always_inline int from_backend(CTXTYPE *ctx, struct pkt_metadata *md, struct lb_conf *conf) {
   void *data = (void *)(long)ctx->data;
   void *data_end = (void *)(long)ctx->data_end;
   struct ethhdr *eth = data;
   if ((void *)(eth + 1) > data_end) return pcn_pkt_drop(ctx, md);
-  if (eth->h_proto != bpf_htons(ETH_P_IP)) return pcn_pkt_redirect(ctx, md, conf->frontend);
+  if (eth->h_proto != bpf_htons(ETH_P_IP)) return non_ip_from_backend(ctx, md, conf, eth, data_end);
   struct iphdr *ip = data + ETH_LEN;
-  if ((void *)(ip + 1) > data_end || ip->ihl < 5) return pcn_pkt_redirect(ctx, md, conf->frontend);
-  if (ip->frag_off & bpf_htons(0x1fff)) return pcn_pkt_redirect(ctx, md, conf->frontend);
+  if ((void *)(ip + 1) > data_end) return conf->multi ? pcn_pkt_drop(ctx, md) : pcn_pkt_redirect(ctx, md, conf->frontend);
+  if (ip->ihl < 5 || (ip->frag_off & bpf_htons(0x1fff))) return to_frontend(ctx, md, conf, ip->daddr);
   struct l4_info l4 = l4_of(data, data_end, ip, 0);
-  if (!l4.ok) return pcn_pkt_redirect(ctx, md, conf->frontend);
+  if (!l4.ok) return to_frontend(ctx, md, conf, ip->daddr);
 
   __u8 proto = ip->protocol;
   __u32 saddr = ip->saddr, daddr = ip->daddr;
   struct flow_key fk = {.backend_ip = saddr, .client_ip = daddr, .backend_port = l4.sport, .client_port = l4.dport, .proto = proto};
   struct flow_value *fv = bpf_map_lookup_elem(&flows, &fk);
-  if (!fv) return pcn_pkt_redirect(ctx, md, conf->frontend);
+  if (!fv) return to_frontend(ctx, md, conf, daddr);
   __u32 vip = fv->vip, client = fv->client_ip;
   __u16 vport = fv->vport;
 
@@ -284,7 +304,7 @@ static __always_inline int from_backend(CTXTYPE *ctx, struct pkt_metadata *md, s
   if (rewrite_addr(ctx, offsetof(struct iphdr, daddr), daddr, client, proto, l4.off) < 0) return pcn_pkt_drop(ctx, md);
   if (proto != IPPROTO_ICMP && rewrite_port(ctx, l4.off, 0, l4.sport, vport, proto) < 0) return pcn_pkt_drop(ctx, md);
   pcn_log(ctx, LOG_TRACE, "SNAT %I -> %I:%P", saddr, vip, vport);
-  return pcn_pkt_redirect(ctx, md, conf->frontend);
+  return to_frontend(ctx, md, conf, client);
 }
 
 static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {
@@ -293,8 +313,9 @@ static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {
   if (data + ETH_LEN > data_end) return pcn_pkt_drop(ctx, md);
   __u32 zero = 0;
   struct lb_conf *conf = bpf_map_lookup_elem(&lb_config, &zero);
-  if (!conf || conf->frontend == NO_PORT || conf->backend == NO_PORT) return pcn_pkt_drop(ctx, md);
-  if (md->in_port == conf->frontend) return from_frontend(ctx, md, conf);
+  if (!conf || conf->backend == NO_PORT || (!conf->multi && conf->frontend == NO_PORT)) return pcn_pkt_drop(ctx, md);
   if (md->in_port == conf->backend) return from_backend(ctx, md, conf);
+  /* MULTI: every other port is a FRONTEND port */
+  if (conf->multi || md->in_port == conf->frontend) return from_frontend(ctx, md, conf);
   return pcn_pkt_drop(ctx, md);
 }

@@ -5,14 +5,17 @@
 // yet resolved: those packets wait in a queue while an ARP request goes out, and are
 // re-injected on their input port once the neighbour answers.
 import { be32, bytes, ipv4, mac, struct, u32 } from "../../lib/bpf/codec.ts";
-import { deleteAll, ServiceError, setAll, type CubeContext, type CubeControl, type Json, type JsonObject, type PacketIn, type ServiceModule } from "../../lib/sdk/types.ts";
+import { typedMap } from "../../lib/sdk/maps.ts";
+import { applyInOrder } from "../../lib/sdk/mirror.ts";
+import { ServiceError, type CubeContext, type CubeControl, type Json, type JsonObject, type PacketIn, type ServiceModule } from "../../lib/sdk/types.ts";
 import { ArpTable } from "./arp.ts";
 import { addressFacing, buildModel, portOfAddress, pruneLearned, type RouterModel, type RouterPort } from "./model.ts";
 import {
   ARP_REPLY, ARP_REQUEST, buildArpReply, buildArpRequest, buildEchoReply, buildIcmpError, ICMP_DEST_UNREACH, ICMP_ECHO_REQUEST,
   ICMP_HOST_UNREACH, ICMP_NET_UNREACH, ICMP_TIME_EXCEEDED, ipToNumber, parseArp, parseEthernet, parseIcmp, parseIpv4, parsePrefix,
 } from "./packets.ts";
-import { LOCAL } from "./routes.ts";
+import { DIRECT, LOCAL } from "./routes.ts";
+import { ShadowFollower } from "./shadow.ts";
 import yang from "./router.yang" with { type: "text" };
 
 export const REASON_ARP = 1;
@@ -37,93 +40,62 @@ const pad2 = new Uint8Array(2);
 /** Entries of the datapath's tables (router.bpf.c). */
 export const ROUTES_SIZE = 65536;
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-/**
- * Keeps a map equal to wanted contents, writing only what changed (in batches). After a failed
- * write it no longer trusts what it wrote: the next replace reads the map back.
- */
-class MapMirror {
-  private written: Map<string, [Uint8Array, Uint8Array]> | undefined = new Map();
-  constructor(private readonly map: ReturnType<CubeContext["map"]>) {}
-
-  async replace(want: Map<string, [Uint8Array, Uint8Array]>): Promise<void> {
-    const known = this.written;
-    this.written = undefined;
-    const writes = [...want.values()].filter(([k, v]) => {
-      const w = known?.get(keyId(k));
-      return !w || !sameBytes(w[1], v);
-    });
-    const wantKeys = new Set([...want.values()].map(([k]) => keyId(k)));
-    const present = known ? [...known.values()].map(([k]) => k) : (await this.map.entries()).map(([k]) => k);
-    // Deletes first: a full table must make room before it takes new entries.
-    await deleteAll(this.map, present.filter((k) => !wantKeys.has(keyId(k))));
-    await setAll(this.map, writes);
-    this.written = new Map([...want.values()].map(([k, v]) => [keyId(k), [k, v]]));
-  }
-
-  async set(k: Uint8Array, v: Uint8Array): Promise<void> {
-    await this.map.set(k, v);
-    this.written?.set(keyId(k), [k, v]);
-  }
-}
-
-function keyId(k: Uint8Array): string {
-  return Array.from(k, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeControl> {
   await ctx.loadDatapath("router");
-  const portsMap = new MapMirror(ctx.map("router_port"));
-  const ipsMap = new MapMirror(ctx.map("router_ips"));
-  const routesMap = new MapMirror(ctx.map("routing_table"));
-  const arpMap = new MapMirror(ctx.map("arp_table"));
+  // Every table is kept equal to the model; a write the kernel refuses puts them all back.
+  const tables = { what: "routing tables" };
+  const portsMap = typedMap(ctx, "router_port", u32, portValue).mirror(tables);
+  const ipsMap = typedMap(ctx, "router_ips", ipv4, u32).mirror(tables);
+  const routesMap = typedMap(ctx, "routing_table", rtKey, rtValue).mirror(tables);
+  const arpMap = typedMap(ctx, "arp_table", ipv4, arpValue).mirror(tables);
   const macs = new Map<string, string>();
   const arp = new ArpTable();
   let model: RouterModel;
+  let lastConfig = config;
+  // Shadow mode: Linux in the namespace answers ARP and the packets for the router's addresses
+  // (the datapath hands them there); its routes join the table.
+  const follower =
+    ctx.shadow &&
+    new ShadowFollower(
+      ctx.shadow,
+      ctx.log,
+      () => sync(lastConfig),
+      async (port, cidr) => {
+        await ctx.reconfigure?.((cfg) => {
+          const p = ((cfg.ports ?? []) as JsonObject[]).find((x) => x.name === port);
+          if (p) p.ip = cidr;
+        });
+      },
+    );
 
   const portIds = () => new Map(ctx.ports().map((p) => [p.name, p.id]));
   const portById = (id: number): RouterPort | undefined => [...model.ports.values()].find((p) => p.id === id);
 
-  const writeArp = async () => {
-    const want = new Map<string, [Uint8Array, Uint8Array]>();
-    for (const e of arp.all()) {
+  const arpEntries = () =>
+    arp.all().flatMap((e) => {
       const port = model.ports.get(e.interface);
-      if (port) want.set(e.ip, [ipv4.encode(e.ip), arpValue.encode({ mac: e.mac, pad: pad2, port: port.id })]);
-    }
-    await arpMap.replace(want);
-  };
+      return port ? [[e.ip, { mac: e.mac, pad: pad2, port: port.id }] as const] : [];
+    });
 
   /** Makes the datapath's tables those of a model. */
   const writeModel = async (m: RouterModel) => {
-    const ports = new Map<string, [Uint8Array, Uint8Array]>();
-    const ips = new Map<string, [Uint8Array, Uint8Array]>();
-    for (const p of m.ports.values()) {
-      ports.set(p.name, [u32.encode(p.id), portValue.encode({ mac: p.mac, pad: pad2 })]);
-      for (const a of p.addresses) {
-        const ip = a.split("/")[0]!;
-        ips.set(ip, [ipv4.encode(ip), u32.encode(p.id)]);
-      }
-    }
-    const routes = new Map<string, [Uint8Array, Uint8Array]>();
-    for (const r of m.routes.bestRoutes()) {
-      const port = m.ports.get(r.interface)!;
-      const pre = parsePrefix(r.network);
+    const ports = [...m.ports.values()].map((p) => [p.id, { mac: p.mac, pad: pad2 }] as const);
+    const ips = [...m.ports.values()].flatMap((p) => p.addresses.map((a) => [a.split("/")[0]!, p.id] as const));
+    const routes = m.routes.bestRoutes().map((r) => {
       const nexthop = r.nexthop === LOCAL ? 0 : ipToNumber(r.nexthop);
-      routes.set(r.network, [rtKey.encode({ prefixlen: pre.len, ip: r.network.split("/")[0]! }), rtValue.encode({ nexthop, port: port.id })]);
-    }
-    if (routes.size > ROUTES_SIZE) throw new ServiceError(`${routes.size} routes: the routing table holds ${ROUTES_SIZE}`, 400, "invalid-value", "route");
-    await portsMap.replace(ports);
-    await ipsMap.replace(ips);
-    await routesMap.replace(routes);
-    await writeArp();
+      return [{ prefixlen: parsePrefix(r.network).len, ip: r.network.split("/")[0]! }, { nexthop, port: m.ports.get(r.interface)!.id }] as const;
+    });
+    if (routes.length > ROUTES_SIZE) throw new ServiceError(`${routes.length} routes: the routing table holds ${ROUTES_SIZE}`, 400, "invalid-value", "route");
+    await applyInOrder(
+      [() => portsMap.replace(ports), () => ipsMap.replace(ips), () => routesMap.replace(routes), () => arpMap.replace(arpEntries())],
+      (e) => ctx.log.error(`cannot restore the tables: ${e.message}`),
+    );
   };
 
   // A change the kernel refuses (a full table) leaves both the model and the tables as they were.
   const sync = async (cfg: JsonObject) => {
     const next = buildModel(cfg, portIds(), macs, model as RouterModel | undefined);
+    for (const r of follower?.linuxRoutes() ?? []) if (next.ports.has(r.port)) next.routes.addLinux(r.network, r.nexthop, r.port);
     const previous = model as RouterModel | undefined;
     model = next;
     pruneLearned(arp, model);
@@ -135,6 +107,8 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
       await writeModel(previous).catch((again) => ctx.log.error(`cannot restore the tables: ${(again as Error).message}`));
       throw e instanceof ServiceError ? e : new ServiceError(`routing tables: ${(e as Error).message}`, 507);
     }
+    lastConfig = cfg;
+    await follower?.reflect(next);
   };
 
   const send = (port: RouterPort, frame: Uint8Array | undefined) => (frame ? ctx.packetOut(port.id, frame) : Promise.resolve());
@@ -153,11 +127,13 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
     // Learn neighbours that are on this port's networks, from their requests and replies.
     if (a.senderIp !== "0.0.0.0" && addressFacing(inPort, a.senderIp)) {
       const learned = arp.learn(a.senderIp, a.senderMac, inPort.name);
-      if (learned) await arpMap.set(ipv4.encode(a.senderIp), arpValue.encode({ mac: a.senderMac, pad: pad2, port: inPort.id }));
+      if (learned) await arpMap.set(a.senderIp, { mac: a.senderMac, pad: pad2, port: inPort.id });
       const waiting = arp.takePending(a.senderIp);
       for (const p of waiting) await ctx.packetOut(p.inPort, p.frame, { recirculate: true });
       if (waiting.length) ctx.log.debug(`${a.senderIp} resolved: ${waiting.length} queued packet(s) re-injected`);
     }
+    // A shadow router's namespace answers for its addresses.
+    if (ctx.shadow) return;
     if (a.op === ARP_REQUEST && inPort.addresses.some((x) => x.split("/")[0] === a.targetIp)) await send(inPort, buildArpReply(a, inPort.mac));
     else if (a.op !== ARP_REPLY && a.op !== ARP_REQUEST) ctx.log.debug(`ARP op ${a.op} ignored`);
   };
@@ -179,7 +155,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
     const whole = frame.length >= ip.offset + ip.totalLength;
     const route = model.routes.lookup(ip.dst);
     if (!route) return icmpError(inPort, frame, ICMP_DEST_UNREACH, ICMP_NET_UNREACH);
-    const nexthop = route.nexthop === LOCAL ? ip.dst : route.nexthop;
+    const nexthop = route.nexthop === LOCAL || route.nexthop === DIRECT ? ip.dst : route.nexthop;
     const out = model.ports.get(route.interface);
     if (!out) return;
     if (!whole) {
@@ -199,6 +175,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
   };
 
   await sync(config);
+  follower?.start();
   const timer = setInterval(() => expire().catch((e) => ctx.log.warn(`ARP queue: ${e}`)), 1000);
   timer.unref?.();
 
@@ -237,6 +214,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
     },
     destroy() {
       clearInterval(timer);
+      follower?.stop();
     },
   };
 }

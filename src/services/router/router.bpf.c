@@ -77,14 +77,23 @@ static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {
   int bcast = (eth->h_dest[0] & 1);
   if (!bcast && __builtin_memcmp(eth->h_dest, port->mac, 6) != 0) return pcn_pkt_drop(ctx, md);
 
-  if (eth->h_proto == bpf_htons(ETH_P_ARP)) return pcn_pkt_controller(ctx, md, REASON_ARP);
+  if (eth->h_proto == bpf_htons(ETH_P_ARP)) {
+    /* Shadow: the namespace's Linux speaks ARP for the port; the slow path still learns. */
+    pcn_pkt_controller(ctx, md, REASON_ARP);
+    if (pcn_is_shadow()) return pcn_pkt_redirect_ns(ctx, md, md->in_port);
+    return RX_DROP;
+  }
   if (eth->h_proto != bpf_htons(ETH_P_IP) || bcast) return pcn_pkt_drop(ctx, md);
 
   struct iphdr *ip = data + sizeof(*eth);
   if ((void *)(ip + 1) > data_end || ip->ihl < 5) return pcn_pkt_drop(ctx, md);
 
   __u32 daddr = ip->daddr;
-  if (bpf_map_lookup_elem(&router_ips, &daddr)) return pcn_pkt_controller(ctx, md, REASON_PKT_FOR_ROUTER);
+  if (bpf_map_lookup_elem(&router_ips, &daddr)) {
+    /* Shadow: packets for the router go to its namespace, as in the original. */
+    if (pcn_is_shadow()) return pcn_pkt_redirect_ns(ctx, md, md->in_port);
+    return pcn_pkt_controller(ctx, md, REASON_PKT_FOR_ROUTER);
+  }
   if (ip->ttl <= 1) return pcn_pkt_controller(ctx, md, REASON_TTL_EXCEEDED);
 
   struct rt_key key = {.prefixlen = 32, .ip = daddr};

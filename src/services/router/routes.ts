@@ -6,6 +6,8 @@
 import { ipToNumber, numberToIp, parsePrefix, prefixMask } from "./packets.ts";
 
 export const LOCAL = "local";
+/** The next hop of a direct route Linux added in a shadow router's namespace (no gateway). */
+export const DIRECT = "0.0.0.0";
 
 export interface Route {
   /** Network in canonical text, host bits cleared: "10.0.0.0/24". */
@@ -59,6 +61,21 @@ export class RouteTable {
     if (iface && iface !== via.interface) throw new RouteError(`nexthop ${nexthop} is reachable through port ${via.interface}, not ${iface}`);
     const r: Route = { network: c.text, nexthop, interface: via.interface, pathcost, connected: false };
     this.routes.set(key(r.network, nexthop), r);
+    return r;
+  }
+
+  /**
+   * Adds a route Linux has in a shadow router's namespace (path cost 1, as the original gives
+   * them): through `nexthop`, or straight out of `port` ("0.0.0.0") when it has none. A route
+   * already configured for the same network and next hop is kept as it is. Returns it, or
+   * undefined when it was not added.
+   */
+  addLinux(network: string, nexthop: string | undefined, port: string): Route | undefined {
+    const c = canonical(network);
+    const via = nexthop ?? DIRECT;
+    if (this.routes.has(key(c.text, via))) return undefined;
+    const r: Route = { network: c.text, nexthop: via, interface: port, pathcost: 1, connected: false };
+    this.routes.set(key(r.network, via), r);
     return r;
   }
 

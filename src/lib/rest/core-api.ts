@@ -1,7 +1,9 @@
-// The contract between the daemon's REST layer (src/lib/rest) and its core (src/daemon/core.ts).
+// What the REST layer needs of a daemon core (src/daemon/core.ts implements it); it lives here,
+// beside its only user, so that the REST layer depends on nothing above it.
 // The REST layer turns requests into whole validated configurations; the core owns cubes,
 // ports, peers, attachments and the services, and reports refusals as ServiceError.
-import type { Change, Json, JsonObject, PathStep, ServiceKind } from "../lib/sdk/types.ts";
+import type { Change, Json, JsonObject, PathStep, ServiceKind } from "../sdk/types.ts";
+import type { Schema } from "../yang/index.ts";
 
 export interface ServiceInfo {
   name: string;
@@ -16,6 +18,8 @@ export interface ServiceInfo {
   version: string;
   /** ServiceModule.createReplaces */
   createReplaces?: string[];
+  /** The model compiled, when the core has it already (else the REST layer compiles `yang`). */
+  schema?: Schema;
 }
 
 export interface CubeSummary {
