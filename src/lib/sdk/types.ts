@@ -50,7 +50,7 @@ export interface Logger {
   critical(msg: string): void;
 }
 
-/** Raw map access by name; keys and values are the kernel's bytes. Typed views live in src/lib/sdk/maps.ts. */
+/** Raw map access by name; keys and values are the kernel's bytes. Typed views: src/lib/bpf/typed-map.ts. */
 export interface MapAccess {
   get(key: Uint8Array): Promise<Uint8Array | undefined>;
   /** Per-CPU maps: one value per possible CPU. */

@@ -1,6 +1,6 @@
 // helloworld datapath: a cube of at most two ports that does one thing with every packet, as
 // the control plane sets it in `config`: drop it, forward it out of the other port, or hand
-// it to the slow path (which logs it and sends it out of the other port itself). Its egress
+// it to the slow path (which logs it and goes no further, as the original's). Its egress
 // program only logs, as the original's does.
 #define PCN_STANDARD_EGRESS
 #include <polycube.h>
