@@ -25,15 +25,20 @@ function model(name: string): string {
   return readFileSync(join(import.meta.dir, "plugfwd.yang"), "utf8").replaceAll("plugfwd", name);
 }
 
+/** The same model as a transparent service. */
+function transparentModel(name: string): string {
+  return model(name).replaceAll("standard-base", "transparent-base");
+}
+
 function run(argv: string[]): { code: number; out: string; err: string } {
   const r = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe" });
   return { code: r.exitCode ?? -1, out: r.stdout.toString(), err: r.stderr.toString() };
 }
 
 /** codegen from the model, then the edits a service author makes, then the package. */
-function service(name: string, edit: { c?: (src: string) => string; ts?: (src: string) => string }): void {
+function service(name: string, edit: { c?: (src: string) => string; ts?: (src: string) => string; yang?: string }): void {
   const dir = join(work, name);
-  writeFileSync(join(work, `${name}.yang`), model(name));
+  writeFileSync(join(work, `${name}.yang`), edit.yang ?? model(name));
   const gen = run([...polycube(), "codegen", "-i", join(work, `${name}.yang`), "-o", dir]);
   expect(gen.err).toBe("");
   expect(gen.code).toBe(0);
@@ -42,7 +47,7 @@ function service(name: string, edit: { c?: (src: string) => string; ts?: (src: s
   const b = run([...polycube(), "service", "build", dir, "-o", pkg(name)]);
   expect(b.err).toBe("");
   expect(b.code).toBe(0);
-  expect(b.out).toContain(`${name} 0.3 (standard, SDK 1.0, objects: ${name})`);
+  expect(b.out).toContain(`${name} 0.3 (${edit.yang ? "transparent" : "standard"}, SDK 1.0, objects: ${name})`);
 }
 
 /** A copy of the good package as the service `name`, with something changed (checksums recomputed). */
@@ -76,6 +81,8 @@ beforeAll(async () => {
   service("plugbad", {
     c: (s) => s.replace(/return RX_OK;\n}/, "if (*(volatile __u8 *)((void *)(long)ctx->data + 64) == 7) return pcn_pkt_drop(ctx, md);\n  return RX_OK;\n}"),
   });
+  // The codegen's transparent datapath as it is: it logs each packet and lets it go on.
+  service("plugtr", { yang: transparentModel("plugtr") });
   await daemon.start(dumpArgs);
 }, 60000);
 
@@ -122,6 +129,24 @@ describe("a service loaded at run time from a plug-in package", () => {
     expect((await daemon.cli(["pf1", "ports", "add", "p2", `peer=${h2.outer}`])).code).toBe(0);
     expect(topo.ping(h1, h2.ip, 3)).toBe(true);
     expect((await daemon.request("GET", "/plugfwd/pf1/note/")).json()).toBe("hello");
+  });
+
+  test("its XDP build loads too", async () => {
+    expect((await daemon.cli(["plugfwd", "add", "pfx", "type=XDP_SKB"])).code).toBe(0);
+    expect((await daemon.cli(["pfx", "del"])).code).toBe(0);
+  });
+
+  test("a transparent plug-in attaches to a port and lets packets through", async () => {
+    expect((await daemon.cli(["services", "add", "name=plugtr", "type=lib", `uri=${pkg("plugtr")}`])).code).toBe(0);
+    expect((await daemon.cli(["plugtr", "add", "pt1", "loglevel=DEBUG"])).code).toBe(0);
+    expect((await daemon.cli(["attach", "pt1", "pf1:p1"])).code).toBe(0);
+    expect(topo.ping(h1, h2.ip, 2)).toBe(true);
+    // Its datapath's pcn_log lines reach the daemon log, tagged as the cube's ("[Plugtr] [pt1]").
+    const seen = /\[plugtr\] \[pt1\] \[debug\] \[INGRESS\] packet/i;
+    for (let i = 0; i < 20 && !seen.test(daemon.log()); i++) await Bun.sleep(100);
+    expect(seen.test(daemon.log())).toBe(true);
+    expect((await daemon.cli(["pt1", "del"])).code).toBe(0);
+    expect((await daemon.cli(["services", "del", "plugtr"])).code).toBe(0);
   });
 
   test("the plug-in's ServiceError is the daemon's: its refusal is the 400 it chose", async () => {
