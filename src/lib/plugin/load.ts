@@ -87,6 +87,9 @@ export async function loadPlugin(name: string, uri: string, runtime: DatapathRun
   }
 }
 
+/** A module that has not finished evaluating by then (a top-level await that hangs) is refused. */
+const IMPORT_TIMEOUT_MS = 10_000;
+
 async function importModule(name: string, uri: string, code: string): Promise<ServiceModule> {
   installHost();
   const dir = mkdtempSync(join(tmpdir(), "pcn-plugin-"));
@@ -94,7 +97,15 @@ async function importModule(name: string, uri: string, code: string): Promise<Se
   let ns: Record<string, unknown>;
   try {
     writeFileSync(file, code);
-    ns = (await import(file)) as Record<string, unknown>;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`it did not finish within ${IMPORT_TIMEOUT_MS / 1000} s`)), IMPORT_TIMEOUT_MS);
+    });
+    try {
+      ns = (await Promise.race([import(file), late])) as Record<string, unknown>;
+    } finally {
+      clearTimeout(timer);
+    }
   } catch (e) {
     throw refuse(name, uri, `its module threw while loading: ${(e as Error)?.message ?? String(e)}`);
   } finally {
