@@ -4,7 +4,7 @@ import type { BpfMap } from "../lib/bpf/index.ts";
 import type { Fabric, FabricCube } from "../lib/cube/fabric.ts";
 import type { ShadowNamespace } from "../lib/cube/shadow.ts";
 import type { TaggedLogger } from "../lib/log.ts";
-import { ServiceError, type CubeContext, type Direction, type JsonObject, type MapAccess, type PortInfo, type ShadowContext } from "../lib/sdk/types.ts";
+import { ServiceError, type CubeContext, type Direction, type JsonObject, type MapAccess, type MapDescription, type PortInfo, type ShadowContext } from "../lib/sdk/types.ts";
 
 function mapAccess(get: () => BpfMap): MapAccess {
   return {
@@ -44,10 +44,10 @@ export function cubeContext(
       return mapAccess(() => cube.program.map(name));
     },
     describeMaps() {
-      const out: Record<string, { keySize: number; valueSize: number }> = {};
+      const out: Record<string, MapDescription> = {};
       for (const m of cube.program.mapNames()) {
         const map = cube.program.map(m);
-        out[m] = { keySize: map.keySize, valueSize: map.valueSize };
+        out[m] = { keySize: map.keySize, valueSize: map.valueSize, ...map.types };
       }
       return out;
     },

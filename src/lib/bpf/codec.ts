@@ -1,6 +1,10 @@
 // Key and value codecs: JS values <-> the bytes a map holds (host order unless named be*).
+import { ipv4ToNumber } from "../sdk/ipv4.ts";
+
 export interface Codec<T> {
   readonly size: number;
+  /** Structs: each field's offset and codec (what typed maps check against the C struct). */
+  readonly fields?: Readonly<Record<string, { offset: number; codec: Codec<unknown> }>>;
   encode(value: T, into?: DataView, offset?: number): Uint8Array;
   decode(bytes: Uint8Array, offset?: number): T;
 }
@@ -42,14 +46,12 @@ export const mac: Codec<string> = {
   },
 };
 
-/** "10.0.0.1" <-> 4 bytes in wire order. */
+/** "10.0.0.1" <-> 4 bytes in wire order (strict text: src/lib/sdk/ipv4.ts). */
 export const ipv4: Codec<string> = {
   size: 4,
   encode(value, into, offset = 0) {
-    const parts = value.split(".");
-    if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) throw new Error(`'${value}' is not an IPv4 address`);
     const buf = into ?? new DataView(new ArrayBuffer(4));
-    parts.forEach((p, i) => buf.setUint8(offset + i, Number(p)));
+    buf.setUint32(offset, ipv4ToNumber(value), false);
     return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   },
   decode(bytes, offset = 0) {
@@ -79,6 +81,7 @@ export function struct<T extends Record<string, unknown>>(size: number, fields: 
   const f = fields as unknown as Fields;
   return {
     size,
+    fields: f,
     encode(value, into, offset = 0) {
       const buf = into ?? new DataView(new ArrayBuffer(size));
       for (const [name, { offset: o, codec }] of Object.entries(f)) codec.encode((value as Record<string, unknown>)[name], buf, offset + o);

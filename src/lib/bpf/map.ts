@@ -2,6 +2,7 @@
 import { ptr } from "bun:ffi";
 import { lib, libc } from "./libbpf.ts";
 import { BpfError, check, lastErrno } from "./errors.ts";
+import type { CType } from "./btf.ts";
 
 export const MapType = {
   HASH: 1, ARRAY: 2, PROG_ARRAY: 3, PERF_EVENT_ARRAY: 4, PERCPU_HASH: 5, PERCPU_ARRAY: 6,
@@ -52,6 +53,8 @@ export class BpfMap {
   readonly valueSize: number;
   readonly maxEntries: number;
   readonly id: number;
+  /** Key and value C types, from the BTF of the object the map came from (unknown for a bare fd). */
+  types: { key?: CType; value?: CType } = {};
   private closed = false;
 
   private constructor(

@@ -3,6 +3,7 @@ import { ptr, read, toArrayBuffer, type Pointer } from "bun:ffi";
 import { lib } from "./libbpf.ts";
 import { BpfError, check, checkPtr } from "./errors.ts";
 import { BpfMap } from "./map.ts";
+import { mapTypes, type CType } from "./btf.ts";
 
 const BTF_KIND_VAR = 14;
 const BTF_KIND_DATASEC = 15;
@@ -137,8 +138,22 @@ export class BpfObject {
     const fd = lib.bpf_map__fd(m);
     if (fd < 0) throw new BpfError(`map ${name} of ${this.name} is not created (load the object first)`, 9);
     const map = BpfMap.fromFd(fd, name, { owned: false });
+    map.types = mapTypes(lib.bpf_object__btf(this.h) as Pointer | null, m as Pointer);
     this.maps.set(name, map);
     return map;
+  }
+
+  /** Sizes and C types (from BTF) of the key and value of every map; known from open, before load. */
+  describeMaps(): Record<string, { keySize: number; valueSize: number; key?: CType; value?: CType }> {
+    const out: Record<string, { keySize: number; valueSize: number; key?: CType; value?: CType }> = {};
+    const btf = lib.bpf_object__btf(this.h) as Pointer | null;
+    let m = lib.bpf_object__next_map(this.h, null);
+    while (m) {
+      const name = String(lib.bpf_map__name(m));
+      if (!name.includes(".")) out[name] = { keySize: lib.bpf_map__key_size(m), valueSize: lib.bpf_map__value_size(m), ...mapTypes(btf, m as Pointer) };
+      m = lib.bpf_object__next_map(this.h, m);
+    }
+    return out;
   }
 
   mapNames(): string[] {

@@ -7,7 +7,7 @@ import { remoteService, type DaemonMessage, type ServiceMessage, type ReplyMsg }
 import { Session, OK } from "./session.ts";
 import { decodeGlobals, encodeGlobals, type CubeSnapshot } from "./wire.ts";
 import type {
-  Change, CubeContext, CubeControl, CubeType, Direction, JsonObject, Logger, MapAccess, PathStep, PortInfo, ServiceModule,
+  Change, CubeContext, CubeControl, CubeType, Direction, JsonObject, Logger, MapAccess, MapDescription, PathStep, PortInfo, ServiceModule,
 } from "../sdk/types.ts";
 import { ServiceError } from "../sdk/types.ts";
 
@@ -16,7 +16,7 @@ type DaemonSession = Session<ServiceMessage, DaemonMessage>;
 /** A CubeContext whose calls travel to polycubed. */
 class RemoteCubeContext implements CubeContext {
   private snapshot: CubeSnapshot;
-  private mapInfo = new Map<string, { keySize: number; valueSize: number }>();
+  private mapInfo = new Map<string, MapDescription>();
   readonly log: Logger;
 
   constructor(
@@ -48,8 +48,13 @@ class RemoteCubeContext implements CubeContext {
 
   async loadDatapath(object: string, globals?: Record<string, number | bigint | boolean>): Promise<void> {
     const r = await this.sdk("load_datapath", { name: object, json: JSON.stringify(encodeGlobals(globals ?? {})) });
-    const maps = JSON.parse(r.json || "{}") as Record<string, { keySize: number; valueSize: number }>;
+    const maps = JSON.parse(r.json || "{}") as Record<string, MapDescription>;
     for (const [name, info] of Object.entries(maps)) this.mapInfo.set(name, info);
+  }
+
+  /** As the daemon described the maps at load: sizes, and C types when it sends them. */
+  describeMaps(): Record<string, MapDescription> {
+    return Object.fromEntries(this.mapInfo);
   }
 
   map(name: string): MapAccess {

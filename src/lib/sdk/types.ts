@@ -50,7 +50,34 @@ export interface Logger {
   critical(msg: string): void;
 }
 
-/** Raw map access by name; keys and values are the kernel's bytes. Typed views: src/lib/bpf/typed-map.ts. */
+/** A C type as the datapath object's BTF describes it (plain data: it crosses to remote services). */
+export interface CType {
+  /** As C writes it: "__u32", "struct rt_key", "__u8[6]". */
+  name: string;
+  size: number;
+  /** Structs and unions: their members, in order. */
+  members?: CMember[];
+}
+
+export interface CMember {
+  name: string;
+  /** Bytes from the start of the struct. */
+  offset: number;
+  size: number;
+  /** Bit fields: their width (offset is then the byte the field starts in). */
+  bits?: number;
+  type: CType;
+}
+
+/** A map of the loaded datapath: sizes, and the C types of key and value where BTF has them. */
+export interface MapDescription {
+  keySize: number;
+  valueSize: number;
+  key?: CType;
+  value?: CType;
+}
+
+/** Raw map access by name; keys and values are the kernel's bytes. Typed views: typedMap() in src/lib/sdk/maps.ts. */
 export interface MapAccess {
   get(key: Uint8Array): Promise<Uint8Array | undefined>;
   /** Per-CPU maps: one value per possible CPU. */
@@ -102,8 +129,11 @@ export interface CubeContext {
    */
   loadDatapath(object: string, globals?: Record<string, number | bigint | boolean>): Promise<void>;
   map(name: string): MapAccess;
-  /** Key and value sizes of every map of the loaded datapath (remote contexts need them up front). */
-  describeMaps?(): Record<string, { keySize: number; valueSize: number }>;
+  /**
+   * Key and value sizes of every map of the loaded datapath (remote contexts need them up front),
+   * with their C types where the object's BTF has them (typedMap() checks codecs against them).
+   */
+  describeMaps?(): Record<string, MapDescription>;
   ports(): PortInfo[];
   /** Sends a frame out of a port (to its peer), or into the cube as if received on it. */
   packetOut(port: number | string, frame: Uint8Array, opts?: { recirculate?: boolean }): Promise<void>;

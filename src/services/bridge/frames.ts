@@ -1,7 +1,7 @@
 // Frames as the bridge's slow path handles them: 802.1Q tags in the frame (the runtime puts a
 // tag the kernel kept aside back in place), BPDU frames, and the filtering database's layout.
 import { readFileSync } from "node:fs";
-import { bytes, mac, struct, u32 } from "../../lib/bpf/codec.ts";
+import { bytes, mac, struct, u16, u32 } from "../../lib/bpf/codec.ts";
 import { insertVlanTag } from "../../lib/slowpath/events.ts";
 import { BPDU_MAC, decodeBpdu, encodeBpdu, type Bpdu } from "./stp.ts";
 
@@ -91,12 +91,10 @@ export function encodeFdbKey(vlan: number, address: string): Uint8Array {
 }
 
 /** struct port_cfg { u16 untagged_vlan; u16 valid; } */
+export const portCfg = struct<{ untaggedVlan: number; valid: number }>(4, { untaggedVlan: { offset: 0, codec: u16 }, valid: { offset: 2, codec: u16 } });
+
 export function encodePortCfg(untaggedVlan: number, valid: boolean): Uint8Array {
-  const b = new Uint8Array(4);
-  const v = new DataView(b.buffer);
-  v.setUint16(0, untaggedVlan, true);
-  v.setUint16(2, valid ? 1 : 0, true);
-  return b;
+  return portCfg.encode({ untaggedVlan, valid: valid ? 1 : 0 });
 }
 
 /** struct pv_key { u32 port; u32 vlan; } */

@@ -9,10 +9,12 @@
 // spanning-tree port states, ages the filtering database (quickly during topology changes),
 // and answers GET with the live state: port states, learned entries, the MACs in use.
 import { u32 } from "../../lib/bpf/codec.ts";
-import { ServiceError, type CubeContext, type CubeControl, type Json, type JsonObject, type PacketIn, type ServiceModule } from "../../lib/sdk/types.ts";
+import { typedMap, type TypedMapAccess } from "../../lib/sdk/maps.ts";
+import type { MapMirror, TypedMirror } from "../../lib/sdk/mirror.ts";
+import { ServiceError, type CubeContext, type MapAccess, type CubeControl, type Json, type JsonObject, type PacketIn, type ServiceModule } from "../../lib/sdk/types.ts";
 import { ageOf, bootSeconds, DEFAULT_AGING_TIME, ENTRY_STATIC, fdbValue, isExpired } from "../simplebridge/fdb.ts";
 import yang from "./bridge.yang" with { type: "text" };
-import { bpduFrame, bridgeCfg, encodeFdbKey, encodePortCfg, fdbKey, parseBpduFrame, pvKey, pvVal, derivedMac, withTag } from "./frames.ts";
+import { bpduFrame, bridgeCfg, encodeFdbKey, fdbKey, parseBpduFrame, portCfg, pvKey, pvVal, derivedMac, withTag } from "./frames.ts";
 import {
   bridgeIdOf, DEFAULT_PATH_COST, DEFAULT_PORT_PRIORITY, DEFAULT_PRIORITY, DEFAULT_TIMERS, PortState, STATE_NAMES, StpInstance,
   type StpTimers,
@@ -54,10 +56,12 @@ function list(v: Json | undefined): JsonObject[] {
 }
 
 class Bridge {
-  private readonly fdb;
-  private readonly portVlan;
-  private readonly portsCfg;
-  private readonly cfgMap;
+  private readonly fdb: MapAccess;
+  /** Static fdb entries (configuration) beside the learned ones in the same map. */
+  private readonly statics: MapMirror;
+  private readonly portVlan: TypedMirror<{ port: number; vlan: number }, { state: number; tagged: number }>;
+  private readonly portsCfg: TypedMirror<number, { untaggedVlan: number; valid: number }>;
+  private readonly cfgMap: TypedMapAccess<number, { agingTime: number; stpEnabled: number }>;
   private bridgeMac: string;
   private readonly portMacs = new Map<string, string>();
   private plans = new Map<number, PortPlan>();
@@ -65,9 +69,6 @@ class Bridge {
   private readonly instances = new Map<number, StpInstance>();
   private stpEnabled = false;
   private agingTime = DEFAULT_AGING_TIME;
-  private statics = new Map<string, Uint8Array>();
-  private readonly written = new Map<string, string>();
-  private writtenPorts = new Set<number>();
   private readonly linkUp = new Map<number, boolean>();
   /** (port, VLAN) pairs whose learned entries must go: the port stopped forwarding there. */
   private readonly stale: Array<{ port: number; vlan?: number }> = [];
@@ -77,10 +78,13 @@ class Bridge {
   private ticking = false;
 
   constructor(private readonly ctx: CubeContext) {
-    this.fdb = ctx.map("fwdtable");
-    this.portVlan = ctx.map("port_vlan");
-    this.portsCfg = ctx.map("ports_cfg");
-    this.cfgMap = ctx.map("config");
+    const fdb = typedMap(ctx, "fwdtable", fdbKey, fdbValue);
+    this.fdb = fdb.raw;
+    this.statics = fdb.rawMirror({ what: "fdb" });
+    this.portVlan = typedMap(ctx, "port_vlan", pvKey, pvVal).mirror();
+    // An array: a port that is gone gets an invalid entry.
+    this.portsCfg = typedMap(ctx, "ports_cfg", u32, portCfg).mirror({ absent: portCfg.encode({ untaggedVlan: 0, valid: 0 }) });
+    this.cfgMap = typedMap(ctx, "config", u32, bridgeCfg);
     this.bridgeMac = derivedMac(ctx.name);
   }
 
@@ -140,17 +144,14 @@ class Bridge {
     for (const n of [...this.portMacs.keys()]) if (!names.has(n)) this.portMacs.delete(n);
 
     const fdbCfg = (cfg.fdb ?? {}) as JsonObject;
-    const statics = new Map<string, Uint8Array>();
-    const staticValues: Array<[Uint8Array, Uint8Array]> = [];
+    const statics: Array<[Uint8Array, Uint8Array]> = [];
     for (const e of list(fdbCfg.entry)) {
       const id = ids.get(String(e.port));
       if (id === undefined || !plans.has(id)) {
         if (strict) throw new ServiceError(`fdb entry ${e.vlan} ${e.mac}: port '${e.port}' is not a port of this bridge`, 400, "invalid-value", "port");
         continue;
       }
-      const key = encodeFdbKey(num(e.vlan, 1), String(e.mac));
-      statics.set(Buffer.from(key).toString("hex"), key);
-      staticValues.push([key, fdbValue.encode({ timestamp: 0n, port: id, flags: ENTRY_STATIC })]);
+      statics.push([encodeFdbKey(num(e.vlan, 1), String(e.mac)), fdbValue.encode({ timestamp: 0n, port: id, flags: ENTRY_STATIC })]);
     }
 
     const vlanStp = new Map<number, VlanStp>();
@@ -163,6 +164,8 @@ class Bridge {
       });
     }
 
+    // Only the static entries that changed are written; a full table refuses the change whole.
+    await this.statics.replace(statics);
     // Everything is checked: from here on the configuration is applied.
     if (typeof cfg.mac === "string") this.bridgeMac = cfg.mac.toLowerCase();
     this.plans = plans;
@@ -170,18 +173,13 @@ class Bridge {
     this.agingTime = num(fdbCfg["aging-time"], DEFAULT_AGING_TIME);
     this.stpEnabled = cfg["stp-enabled"] === true;
 
-    for (const [id, p] of plans) await this.portsCfg.set(u32.encode(id), encodePortCfg(p.untagged, true));
-    for (const id of this.writtenPorts) if (!plans.has(id)) await this.portsCfg.set(u32.encode(id), encodePortCfg(0, false));
-    this.writtenPorts = new Set(plans.keys());
-    await this.cfgMap.set(u32.encode(0), bridgeCfg.encode({ agingTime: this.agingTime, stpEnabled: this.stpEnabled ? 1 : 0 }));
+    await this.portsCfg.replace([...plans].map(([id, p]) => [id, { untaggedVlan: p.untagged, valid: 1 }]));
+    await this.cfgMap.set(0, { agingTime: this.agingTime, stpEnabled: this.stpEnabled ? 1 : 0 });
 
     this.syncInstances();
     this.followLinks();
     await this.writePortVlans();
 
-    for (const [key, value] of staticValues) await this.fdb.set(key, value);
-    for (const [hex, key] of this.statics) if (!statics.has(hex)) await this.fdb.delete(key);
-    this.statics = statics;
     // Learned entries towards ports that are gone, or that no longer carry the VLAN, must go.
     for (const [k, v] of await this.fdb.entries()) {
       const e = fdbValue.decode(v);
@@ -251,22 +249,10 @@ class Bridge {
 
   /** port_vlan as the plans and the spanning-tree states say; learned entries of stopped ports go. */
   private async writePortVlans(): Promise<void> {
-    const want = new Map<string, [Uint8Array, Uint8Array]>();
+    const want: Array<[{ port: number; vlan: number }, { state: number; tagged: number }]> = [];
     for (const p of this.plans.values())
-      for (const [vlan, tagged] of p.vlans)
-        want.set(`${p.id}/${vlan}`, [pvKey.encode({ port: p.id, vlan }), pvVal.encode({ state: this.stateOf(p.id, vlan), tagged: tagged ? 1 : 0 })]);
-    for (const [k, [key, val]] of want) {
-      const hex = Buffer.from(val).toString("hex");
-      if (this.written.get(k) === hex) continue;
-      await this.portVlan.set(key, val);
-      this.written.set(k, hex);
-    }
-    for (const k of [...this.written.keys()]) {
-      if (want.has(k)) continue;
-      const [port, vlan] = k.split("/").map(Number) as [number, number];
-      await this.portVlan.delete(pvKey.encode({ port, vlan }));
-      this.written.delete(k);
-    }
+      for (const [vlan, tagged] of p.vlans) want.push([{ port: p.id, vlan }, { state: this.stateOf(p.id, vlan), tagged: tagged ? 1 : 0 }]);
+    await this.portVlan.replace(want);
     if (this.stale.length) {
       const stale = this.stale.splice(0);
       await this.deleteLearned((port, vlan) => stale.some((s) => s.port === port && (s.vlan === undefined || s.vlan === vlan)));

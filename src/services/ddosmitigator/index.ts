@@ -5,6 +5,9 @@
 // drop-pkts per address, stats/pkts in total, stats/pps over the last second.
 import { ipv4, struct, u32, u64 } from "../../lib/bpf/codec.ts";
 import { ServiceError, type CubeContext, type CubeControl, type Json, type JsonObject, type MapAccess, type ServiceModule } from "../../lib/sdk/types.ts";
+import { isIpv4 } from "../../lib/sdk/ipv4.ts";
+import { typedMap } from "../../lib/sdk/maps.ts";
+import { applyInOrder, type TypedMirror } from "../../lib/sdk/mirror.ts";
 import yang from "./ddosmitigator.yang" with { type: "text" };
 
 /** max_entries of srcblacklist and dstblacklist in ddosmitigator.bpf.c */
@@ -21,13 +24,8 @@ export const ddosConfig = struct<{ matchSrc: number; matchDst: number }>(8, {
   matchDst: { offset: 4, codec: u32 },
 });
 
-const DOTTED_QUAD = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
-
-/** True for an IPv4 address written a.b.c.d in decimal, without leading zeros (which inet_aton reads as octal). */
-export function isIpv4(text: string): boolean {
-  const m = DOTTED_QUAD.exec(text);
-  return m !== null && m.slice(1).every((o) => Number(o) <= 255);
-}
+/** Addresses are a.b.c.d in decimal, without leading zeros (which inet_aton reads as octal). */
+export { isIpv4 };
 
 /** The addresses of each list, validated. Throws ServiceError naming the list on a bad one. */
 export function blacklists(cfg: JsonObject): Record<ListName, string[]> {
@@ -58,23 +56,17 @@ async function sumPerCpu(map: MapAccess, key: Uint8Array): Promise<bigint> {
 async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeControl> {
   let lists = blacklists(config);
   await ctx.loadDatapath("ddosmitigator");
-  const cfgMap = ctx.map("config");
   const dropcnt = ctx.map("dropcnt");
   const maps: Record<ListName, MapAccess> = { "blacklist-src": ctx.map(MAPS["blacklist-src"]), "blacklist-dst": ctx.map(MAPS["blacklist-dst"]) };
   const zero = u32.encode(0);
-  let written: Record<ListName, Set<string>> = { "blacklist-src": new Set(), "blacklist-dst": new Set() };
+  // Each list is kept equal to the configuration: an address that stays keeps its counter (its
+  // entry is not written again), a new one starts at 0.
+  const mirrors = Object.fromEntries(LISTS.map((l) => [l, typedMap(ctx, MAPS[l], ipv4, u64).mirror({ what: l })])) as Record<ListName, TypedMirror<string, bigint>>;
+  const cfgMap = typedMap(ctx, "config", u32, ddosConfig);
 
   const sync = async (want: Record<ListName, string[]>) => {
-    const next = { "blacklist-src": new Set(want["blacklist-src"]), "blacklist-dst": new Set(want["blacklist-dst"]) };
-    for (const list of LISTS) {
-      // New addresses start at 0; addresses that stay keep their counters.
-      for (const ip of next[list]) if (!written[list].has(ip)) await maps[list].set(ipv4.encode(ip), u64.encode(0n));
-    }
-    await cfgMap.set(zero, ddosConfig.encode({ matchSrc: next["blacklist-src"].size ? 1 : 0, matchDst: next["blacklist-dst"].size ? 1 : 0 }));
-    for (const list of LISTS) {
-      for (const ip of written[list]) if (!next[list].has(ip)) await maps[list].delete(ipv4.encode(ip));
-    }
-    written = next;
+    await applyInOrder(LISTS.map((l) => () => mirrors[l].replace(want[l].map((ip) => [ip, 0n]))));
+    await cfgMap.set(0, { matchSrc: want["blacklist-src"].length ? 1 : 0, matchDst: want["blacklist-dst"].length ? 1 : 0 });
   };
   await sync(lists);
 

@@ -1,5 +1,6 @@
 // A firewall rule as the model has it: validation and normal form of its fields, the JSON the
 // model shows, and the equality the `delete` action uses. Pure: no maps, no I/O.
+import { numberToIpv4, parseIpv4Prefix, prefixMask } from "../../lib/sdk/ipv4.ts";
 import { ServiceError, type Json, type JsonObject } from "../../lib/sdk/types.ts";
 
 export type Action = "DROP" | "LOG" | "ACCEPT";
@@ -37,27 +38,16 @@ export interface Rule {
   ct?: number;
 }
 
-const DOTTED = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})(?:\/(0|[1-9]\d?))?$/;
-
-export function mask(len: number): number {
-  return len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-}
+/** Prefix length -> mask (host order). */
+export const mask = prefixMask;
 
 /** "a.b.c.d" or "a.b.c.d/n" -> [network (host order, masked), n]; undefined when malformed. */
 export function parsePrefix(text: string): [number, number] | undefined {
-  const m = DOTTED.exec(text);
-  if (!m) return undefined;
-  const octets = m.slice(1, 5).map(Number);
-  if (octets.some((o) => o > 255)) return undefined;
-  const len = m[5] === undefined ? 32 : Number(m[5]);
-  if (len > 32) return undefined;
-  const addr = ((octets[0]! << 24) | (octets[1]! << 16) | (octets[2]! << 8) | octets[3]!) >>> 0;
-  return [(addr & mask(len)) >>> 0, len];
+  const p = parseIpv4Prefix(text, { bare: true });
+  return p && [p.network, p.len];
 }
 
-export function formatIp(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
-}
+export const formatIp = numberToIpv4;
 
 export function invalid(field: string, message: string): ServiceError {
   return new ServiceError(`${field}: ${message}`, 400, "invalid-value", field);

@@ -12,44 +12,51 @@
 // TCP, UDP and ICMP (port 0) entries, as the original does: the service owns its configuration
 // (ownsConfig) and reports the expanded list in state(). In MULTI mode, frames from the backend
 // that are neither IPv4 nor ARP come up to the slow path, which floods them to the frontends.
-import { deleteAll, setAll, type Change, type CubeContext, type CubeControl, type JsonObject, type MapAccess, type PacketIn, type ServiceModule } from "../../lib/sdk/types.ts";
+import { ipv4, u32 } from "../../lib/bpf/codec.ts";
+import { typedMap } from "../../lib/sdk/maps.ts";
+import { applyInOrder, type MapMirror } from "../../lib/sdk/mirror.ts";
+import type { Change, CubeContext, CubeControl, JsonObject, PacketIn, ServiceModule } from "../../lib/sdk/types.ts";
 import yang from "./lbrp.yang" with { type: "text" };
 import { checkUpdate } from "./ports.ts";
-import { CONFIG_SIZE, expandServices, hex, tables, u32le, type Tables } from "./tables.ts";
+import { backendValue, expandServices, lbConf, slotKey, svcKey, svcValue, tables } from "./tables.ts";
 
 /** pcn_pkt_controller reason of lbrp.bpf.c: a frame from the backend to flood to the frontends. */
 export const REASON_FLOODING = 1;
 
-/** Makes a map hold `want`: deletes what is gone, writes what is new or different. */
-async function sync(map: MapAccess, have: Map<string, [Uint8Array, Uint8Array]>, want: Map<string, [Uint8Array, Uint8Array]>): Promise<void> {
-  const writes = [...want.entries()].filter(([id, [, v]]) => have.get(id)?.[1] === undefined || hex(have.get(id)![1]) !== hex(v)).map(([, kv]) => kv);
-  await setAll(map, writes);
-  await deleteAll(map, [...have.entries()].filter(([id]) => !want.has(id)).map(([, [k]]) => k));
-}
-
 class LbrpCube implements CubeControl {
-  private current: Tables = { config: new Uint8Array(CONFIG_SIZE), services: new Map(), backends: new Map(), frontends: new Map() };
+  /** The datapath's tables, each kept equal to the configuration (codecs checked against lbrp.bpf.c). */
+  private readonly maps: Record<"config" | "services" | "backends" | "frontends", MapMirror>;
   /** The services as configured, ALL expanded: what the daemon keeps (ownsConfig). */
   private services: JsonObject[] = [];
 
   constructor(
     private readonly ctx: CubeContext,
     private applied: JsonObject,
-  ) {}
+  ) {
+    this.maps = {
+      config: typedMap(ctx, "lb_config", u32, lbConf).rawMirror(),
+      services: typedMap(ctx, "services", svcKey, svcValue).rawMirror(),
+      backends: typedMap(ctx, "backends", slotKey, backendValue).rawMirror(),
+      frontends: typedMap(ctx, "frontend_ports", ipv4, u32).rawMirror(),
+    };
+  }
 
   async apply(_changes: Change[], config: JsonObject): Promise<void> {
     checkUpdate(this.applied, config);
     const next = tables(config, this.ctx.ports());
-    const prev = this.current;
+    const m = this.maps;
     // Backends first (new slots exist before a service counts them), services, the frontends,
-    // then the ports; stale slots go last.
-    const added = new Map([...next.backends].filter(([id]) => !prev.backends.has(id) || hex(prev.backends.get(id)![1]) !== hex(next.backends.get(id)![1])));
-    await setAll(this.ctx.map("backends"), [...added.values()]);
-    await sync(this.ctx.map("services"), prev.services, next.services);
-    await sync(this.ctx.map("frontend_ports"), prev.frontends, next.frontends);
-    await this.ctx.map("lb_config").set(u32le(0), next.config);
-    await deleteAll(this.ctx.map("backends"), [...prev.backends.entries()].filter(([id]) => !next.backends.has(id)).map(([, [k]]) => k));
-    this.current = next;
+    // then the ports; stale slots go last. A refused write puts every table back.
+    await applyInOrder(
+      [
+        () => m.backends.replace(next.backends.values(), { keep: true }),
+        () => m.services.replace(next.services.values()),
+        () => m.frontends.replace(next.frontends.values()),
+        () => m.config.replace([[u32.encode(0), next.config]]),
+        () => m.backends.replace(next.backends.values()),
+      ],
+      (e) => this.ctx.log.error(`cannot restore the tables: ${e.message}`),
+    );
     this.applied = config;
     this.services = expandServices((config.service ?? []) as JsonObject[]);
   }

@@ -1,6 +1,9 @@
 // lbrp tables: the datapath's maps (lbrp.bpf.c) computed whole from a configuration and the
 // cube's port ids. Pure: tables() checks everything the datapath cannot carry before anything is
 // written.
+import { be16, be32, ipv4, struct, u16, u32, u8 } from "../../lib/bpf/codec.ts";
+import { ipv4PrefixOf, ipv4ToNumber, prefixMask } from "../../lib/sdk/ipv4.ts";
+import { keyHex } from "../../lib/sdk/mirror.ts";
 import { ServiceError, type JsonObject, type PortInfo } from "../../lib/sdk/types.ts";
 import { checkPorts, portMode } from "./ports.ts";
 
@@ -13,7 +16,7 @@ const MAX_SERVICES = 1024;
 const BACKENDS_SIZE = 65536;
 
 /** Size of struct lb_conf. */
-export const CONFIG_SIZE = 24;
+const CONFIG_SIZE = 24;
 
 export interface Tables {
   config: Uint8Array;
@@ -23,32 +26,20 @@ export interface Tables {
   frontends: Map<string, [Uint8Array, Uint8Array]>;
 }
 
-function ipBytes(ip: string): number[] {
-  return ip.split(".").map(Number);
-}
-
-function ipNum(ip: string): number {
-  return ipBytes(ip).reduce((a, b) => a * 256 + b, 0) >>> 0;
-}
-
-export function hex(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-}
-
-/** struct svc_key: vip (wire order), vport (wire order), proto, pad. */
-function svcKey(vip: string, vport: number, proto: number): Uint8Array {
-  const b = new Uint8Array(8);
-  b.set(ipBytes(vip), 0);
-  new DataView(b.buffer).setUint16(4, vport, false);
-  b[6] = proto;
-  return b;
-}
-
-export function u32le(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n >>> 0, true);
-  return b;
-}
+/** struct lb_conf (lbrp.bpf.c); the rewrite values in wire order. */
+export const lbConf = struct<{ frontend: number; backend: number; rwFrom: number; rwMask: number; rwTo: number; multi: number }>(CONFIG_SIZE, {
+  frontend: { offset: 0, codec: u32 }, backend: { offset: 4, codec: u32 }, rwFrom: { offset: 8, codec: be32 },
+  rwMask: { offset: 12, codec: be32 }, rwTo: { offset: 16, codec: be32 }, multi: { offset: 20, codec: u32 },
+});
+type SvcKey = { vip: string; vport: number; proto: number; pad: number };
+/** struct svc_key: vip and vport in wire order. */
+export const svcKey = struct<SvcKey>(8, { vip: { offset: 0, codec: ipv4 }, vport: { offset: 4, codec: be16 }, proto: { offset: 6, codec: u8 }, pad: { offset: 7, codec: u8 } });
+/** struct svc_value */
+export const svcValue = struct<{ slots: number }>(4, { slots: { offset: 0, codec: u32 } });
+/** struct slot_key */
+export const slotKey = struct<{ svc: SvcKey; slot: number }>(12, { svc: { offset: 0, codec: svcKey }, slot: { offset: 8, codec: u32 } });
+/** struct backend: ip and port in wire order. */
+export const backendValue = struct<{ ip: string; port: number; pad: number }>(8, { ip: { offset: 0, codec: ipv4 }, port: { offset: 4, codec: be16 }, pad: { offset: 6, codec: u16 } });
 
 /** How many slots each backend gets: its weight (1 when unset), scaled down to MAX_SLOTS in all. */
 export function slotCounts(weights: number[]): number[] {
@@ -64,12 +55,10 @@ function protoOf(p: unknown): number {
   return n;
 }
 
-/** Parses "a.b.c.d/n" into network (number) and mask. */
+/** "a.b.c.d/n" -> network and mask (host order), and length. */
 function prefix(p: string): { net: number; mask: number; len: number } {
-  const [ip, l] = p.split("/");
-  const len = Number(l);
-  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-  return { net: (ipNum(ip!) & mask) >>> 0, mask, len };
+  const { network, len } = ipv4PrefixOf(p);
+  return { net: network, mask: prefixMask(len), len };
 }
 
 /**
@@ -111,16 +100,12 @@ export function tables(config: JsonObject, ports: Pick<PortInfo, "id" | "name">[
     if (p.type === "BACKEND") backend = id;
     else if (!multi) frontend = id;
     else if (id !== NO_PORT) {
-      const k = new Uint8Array(ipBytes(p.ip!));
-      frontends.set(hex(k), [k, u32le(id)]);
+      const k = ipv4.encode(p.ip!);
+      frontends.set(keyHex(k), [k, u32.encode(id)]);
     }
   }
 
-  const cfg = new Uint8Array(CONFIG_SIZE);
-  const dv = new DataView(cfg.buffer);
-  dv.setUint32(0, frontend, true);
-  dv.setUint32(4, backend, true);
-  dv.setUint32(20, multi ? 1 : 0, true);
+  const conf = { frontend, backend, rwFrom: 0, rwMask: 0, rwTo: 0, multi: multi ? 1 : 0 };
   const rw = (config["src-ip-rewrite"] ?? {}) as JsonObject;
   if (rw["ip-range"] !== undefined || rw.new_ip_range !== undefined) {
     if (rw["ip-range"] === undefined || rw.new_ip_range === undefined)
@@ -128,11 +113,9 @@ export function tables(config: JsonObject, ports: Pick<PortInfo, "id" | "name">[
     const from = prefix(String(rw["ip-range"]));
     const to = prefix(String(rw.new_ip_range));
     if (from.len !== to.len) throw new ServiceError("src-ip-rewrite: ip-range and new_ip_range must have the same prefix length", 400, "invalid-value", "new_ip_range");
-    // Wire-order values: the bytes of the big-endian numbers.
-    dv.setUint32(8, from.net, false);
-    dv.setUint32(12, from.mask, false);
-    dv.setUint32(16, to.net, false);
+    Object.assign(conf, { rwFrom: from.net, rwMask: from.mask, rwTo: to.net });
   }
+  const cfg = lbConf.encode(conf);
 
   const services = new Map<string, [Uint8Array, Uint8Array]>();
   const backends = new Map<string, [Uint8Array, Uint8Array]>();
@@ -141,22 +124,18 @@ export function tables(config: JsonObject, ports: Pick<PortInfo, "id" | "name">[
     const proto = protoOf(s.proto);
     const vport = Number(s.vport);
     if (proto === PROTO.ICMP && vport !== 0) throw new ServiceError(`${where}: an ICMP service has vport 0`, 400, "invalid-value", "vport");
-    const key = svcKey(String(s.vip), vport, proto);
-    const bes = ((s.backend ?? []) as JsonObject[]).slice().sort((a, b) => ipNum(String(a.ip)) - ipNum(String(b.ip)));
+    const svc = { vip: String(s.vip), vport, proto, pad: 0 };
+    const bes = ((s.backend ?? []) as JsonObject[]).slice().sort((a, b) => ipv4ToNumber(String(a.ip)) - ipv4ToNumber(String(b.ip)));
     const counts = slotCounts(bes.map((b) => (b.weight === undefined ? 1 : Number(b.weight))));
     let slot = 0;
     bes.forEach((b, i) => {
       for (let n = 0; n < counts[i]!; n++, slot++) {
-        const k = new Uint8Array(12);
-        k.set(key, 0);
-        k.set(u32le(slot), 8);
-        const v = new Uint8Array(8);
-        v.set(ipBytes(String(b.ip)), 0);
-        new DataView(v.buffer).setUint16(4, proto === PROTO.ICMP ? 0 : Number(b.port), false);
-        backends.set(hex(k), [k, v]);
+        const k = slotKey.encode({ svc, slot });
+        backends.set(keyHex(k), [k, backendValue.encode({ ip: String(b.ip), port: proto === PROTO.ICMP ? 0 : Number(b.port), pad: 0 })]);
       }
     });
-    services.set(hex(key), [key, u32le(slot)]);
+    const key = svcKey.encode(svc);
+    services.set(keyHex(key), [key, svcValue.encode({ slots: slot })]);
   }
   if (services.size > MAX_SERVICES) throw new ServiceError(`an lbrp has at most ${MAX_SERVICES} services`, 400, "invalid-value", "service");
   if (backends.size > BACKENDS_SIZE) throw new ServiceError(`too many backend slots (at most ${BACKENDS_SIZE} in all)`, 400, "invalid-value", "weight");

@@ -5,7 +5,9 @@
 // yet resolved: those packets wait in a queue while an ARP request goes out, and are
 // re-injected on their input port once the neighbour answers.
 import { be32, bytes, ipv4, mac, struct, u32 } from "../../lib/bpf/codec.ts";
-import { deleteAll, ServiceError, setAll, type CubeContext, type CubeControl, type Json, type JsonObject, type PacketIn, type ServiceModule } from "../../lib/sdk/types.ts";
+import { typedMap } from "../../lib/sdk/maps.ts";
+import { applyInOrder } from "../../lib/sdk/mirror.ts";
+import { ServiceError, type CubeContext, type CubeControl, type Json, type JsonObject, type PacketIn, type ServiceModule } from "../../lib/sdk/types.ts";
 import { ArpTable } from "./arp.ts";
 import { addressFacing, buildModel, portOfAddress, pruneLearned, type RouterModel, type RouterPort } from "./model.ts";
 import {
@@ -38,49 +40,14 @@ const pad2 = new Uint8Array(2);
 /** Entries of the datapath's tables (router.bpf.c). */
 export const ROUTES_SIZE = 65536;
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-/**
- * Keeps a map equal to wanted contents, writing only what changed (in batches). After a failed
- * write it no longer trusts what it wrote: the next replace reads the map back.
- */
-class MapMirror {
-  private written: Map<string, [Uint8Array, Uint8Array]> | undefined = new Map();
-  constructor(private readonly map: ReturnType<CubeContext["map"]>) {}
-
-  async replace(want: Map<string, [Uint8Array, Uint8Array]>): Promise<void> {
-    const known = this.written;
-    this.written = undefined;
-    const writes = [...want.values()].filter(([k, v]) => {
-      const w = known?.get(keyId(k));
-      return !w || !sameBytes(w[1], v);
-    });
-    const wantKeys = new Set([...want.values()].map(([k]) => keyId(k)));
-    const present = known ? [...known.values()].map(([k]) => k) : (await this.map.entries()).map(([k]) => k);
-    // Deletes first: a full table must make room before it takes new entries.
-    await deleteAll(this.map, present.filter((k) => !wantKeys.has(keyId(k))));
-    await setAll(this.map, writes);
-    this.written = new Map([...want.values()].map(([k, v]) => [keyId(k), [k, v]]));
-  }
-
-  async set(k: Uint8Array, v: Uint8Array): Promise<void> {
-    await this.map.set(k, v);
-    this.written?.set(keyId(k), [k, v]);
-  }
-}
-
-function keyId(k: Uint8Array): string {
-  return Array.from(k, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeControl> {
   await ctx.loadDatapath("router");
-  const portsMap = new MapMirror(ctx.map("router_port"));
-  const ipsMap = new MapMirror(ctx.map("router_ips"));
-  const routesMap = new MapMirror(ctx.map("routing_table"));
-  const arpMap = new MapMirror(ctx.map("arp_table"));
+  // Every table is kept equal to the model; a write the kernel refuses puts them all back.
+  const tables = { what: "routing tables" };
+  const portsMap = typedMap(ctx, "router_port", u32, portValue).mirror(tables);
+  const ipsMap = typedMap(ctx, "router_ips", ipv4, u32).mirror(tables);
+  const routesMap = typedMap(ctx, "routing_table", rtKey, rtValue).mirror(tables);
+  const arpMap = typedMap(ctx, "arp_table", ipv4, arpValue).mirror(tables);
   const macs = new Map<string, string>();
   const arp = new ArpTable();
   let model: RouterModel;
@@ -104,38 +71,25 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
   const portIds = () => new Map(ctx.ports().map((p) => [p.name, p.id]));
   const portById = (id: number): RouterPort | undefined => [...model.ports.values()].find((p) => p.id === id);
 
-  const writeArp = async () => {
-    const want = new Map<string, [Uint8Array, Uint8Array]>();
-    for (const e of arp.all()) {
+  const arpEntries = () =>
+    arp.all().flatMap((e) => {
       const port = model.ports.get(e.interface);
-      if (port) want.set(e.ip, [ipv4.encode(e.ip), arpValue.encode({ mac: e.mac, pad: pad2, port: port.id })]);
-    }
-    await arpMap.replace(want);
-  };
+      return port ? [[e.ip, { mac: e.mac, pad: pad2, port: port.id }] as const] : [];
+    });
 
   /** Makes the datapath's tables those of a model. */
   const writeModel = async (m: RouterModel) => {
-    const ports = new Map<string, [Uint8Array, Uint8Array]>();
-    const ips = new Map<string, [Uint8Array, Uint8Array]>();
-    for (const p of m.ports.values()) {
-      ports.set(p.name, [u32.encode(p.id), portValue.encode({ mac: p.mac, pad: pad2 })]);
-      for (const a of p.addresses) {
-        const ip = a.split("/")[0]!;
-        ips.set(ip, [ipv4.encode(ip), u32.encode(p.id)]);
-      }
-    }
-    const routes = new Map<string, [Uint8Array, Uint8Array]>();
-    for (const r of m.routes.bestRoutes()) {
-      const port = m.ports.get(r.interface)!;
-      const pre = parsePrefix(r.network);
+    const ports = [...m.ports.values()].map((p) => [p.id, { mac: p.mac, pad: pad2 }] as const);
+    const ips = [...m.ports.values()].flatMap((p) => p.addresses.map((a) => [a.split("/")[0]!, p.id] as const));
+    const routes = m.routes.bestRoutes().map((r) => {
       const nexthop = r.nexthop === LOCAL ? 0 : ipToNumber(r.nexthop);
-      routes.set(r.network, [rtKey.encode({ prefixlen: pre.len, ip: r.network.split("/")[0]! }), rtValue.encode({ nexthop, port: port.id })]);
-    }
-    if (routes.size > ROUTES_SIZE) throw new ServiceError(`${routes.size} routes: the routing table holds ${ROUTES_SIZE}`, 400, "invalid-value", "route");
-    await portsMap.replace(ports);
-    await ipsMap.replace(ips);
-    await routesMap.replace(routes);
-    await writeArp();
+      return [{ prefixlen: parsePrefix(r.network).len, ip: r.network.split("/")[0]! }, { nexthop, port: m.ports.get(r.interface)!.id }] as const;
+    });
+    if (routes.length > ROUTES_SIZE) throw new ServiceError(`${routes.length} routes: the routing table holds ${ROUTES_SIZE}`, 400, "invalid-value", "route");
+    await applyInOrder(
+      [() => portsMap.replace(ports), () => ipsMap.replace(ips), () => routesMap.replace(routes), () => arpMap.replace(arpEntries())],
+      (e) => ctx.log.error(`cannot restore the tables: ${e.message}`),
+    );
   };
 
   // A change the kernel refuses (a full table) leaves both the model and the tables as they were.
@@ -173,7 +127,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
     // Learn neighbours that are on this port's networks, from their requests and replies.
     if (a.senderIp !== "0.0.0.0" && addressFacing(inPort, a.senderIp)) {
       const learned = arp.learn(a.senderIp, a.senderMac, inPort.name);
-      if (learned) await arpMap.set(ipv4.encode(a.senderIp), arpValue.encode({ mac: a.senderMac, pad: pad2, port: inPort.id }));
+      if (learned) await arpMap.set(a.senderIp, { mac: a.senderMac, pad: pad2, port: inPort.id });
       const waiting = arp.takePending(a.senderIp);
       for (const p of waiting) await ctx.packetOut(p.inPort, p.frame, { recirculate: true });
       if (waiting.length) ctx.log.debug(`${a.senderIp} resolved: ${waiting.length} queued packet(s) re-injected`);

@@ -37,38 +37,13 @@ export function bytesToMac(b: Uint8Array, offset = 0): string {
   return out.join(":");
 }
 
-/** "10.0.0.1" to its host-order number; throws on bad text. */
-export function ipToNumber(ip: string): number {
-  const parts = ip.split(".");
-  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) throw new Error(`invalid IPv4 address '${ip}'`);
-  return parts.reduce((acc, p) => acc * 256 + Number(p), 0) >>> 0;
-}
-
-export function numberToIp(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
-}
-
-/** Prefix length to mask (host order); 0 gives 0. */
-export function prefixMask(len: number): number {
-  return len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-}
-
-export interface Prefix {
-  /** Address as written (host bits kept), host order. */
-  addr: number;
-  len: number;
-  /** Network address (host bits cleared), host order. */
-  network: number;
-}
-
-/** "10.0.0.1/24" to its parts; throws on bad text. */
-export function parsePrefix(text: string): Prefix {
-  const m = /^([^/]+)\/(\d{1,2})$/.exec(text);
-  if (!m || Number(m[2]) > 32) throw new Error(`invalid IPv4 prefix '${text}'`);
-  const addr = ipToNumber(m[1]!);
-  const len = Number(m[2]);
-  return { addr, len, network: (addr & prefixMask(len)) >>> 0 };
-}
+// IPv4 text: the SDK's (strict, one implementation for every service), under the names this
+// service's modules use.
+import { ipv4PrefixOf, ipv4ToNumber, numberToIpv4 } from "../../lib/sdk/ipv4.ts";
+export { prefixMask, type Ipv4Prefix as Prefix } from "../../lib/sdk/ipv4.ts";
+export const ipToNumber = ipv4ToNumber;
+export const numberToIp = numberToIpv4;
+export const parsePrefix = (text: string) => ipv4PrefixOf(text);
 
 /** Locally administered, unicast random MAC (as the original's get_random_mac). */
 export function randomMac(): string {

@@ -3,8 +3,9 @@
 // which sends a copy out of every other UP port. Static entries (fdb/entry in the
 // configuration) are written with the static flag and are never learned over or aged.
 import { u32 } from "../../lib/bpf/codec.ts";
-import { deleteAll, ServiceError, setAll, type CubeContext, type CubeControl, type Json, type JsonObject, type PacketIn, type ServiceModule } from "../../lib/sdk/types.ts";
-import { ageOf, bootSeconds, bridgeConfig, DEFAULT_AGING_TIME, ENTRY_STATIC, encodeKey, FDB_SIZE, fdbKey, fdbValue, isExpired } from "./fdb.ts";
+import { typedMap } from "../../lib/sdk/maps.ts";
+import { deleteAll, ServiceError, type CubeContext, type CubeControl, type Json, type JsonObject, type PacketIn, type ServiceModule } from "../../lib/sdk/types.ts";
+import { ageOf, bootSeconds, bridgeConfig, DEFAULT_AGING_TIME, ENTRY_STATIC, FDB_SIZE, fdbKey, fdbValue, isExpired } from "./fdb.ts";
 import yang from "./simplebridge.yang" with { type: "text" };
 
 export const REASON_FLOODING = 1;
@@ -18,17 +19,20 @@ interface EntryConfig {
 
 async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeControl> {
   await ctx.loadDatapath("simplebridge");
-  const fdb = ctx.map("fwdtable");
-  const cfgMap = ctx.map("config");
+  const table = typedMap(ctx, "fwdtable", fdbKey, fdbValue);
+  const fdb = table.raw;
+  const cfgMap = typedMap(ctx, "config", u32, bridgeConfig);
   let agingTime = -1;
-  /** Static entries in the map: address -> port id. */
-  let statics = new Map<string, number>();
+  /** The static entries: configuration, beside what the datapath learns in the same map. */
+  const statics = table.mirror({ what: "fdb" });
+  const pad = new Uint8Array(2);
   let portSet = "";
 
   const portName = (id: number) => ctx.ports().find((p) => p.id === id)?.name;
 
   // Only what changed goes to the kernel: a cube with 10k static entries takes one entry's
-  // change without rewriting the others.
+  // change without rewriting the others. A change the table cannot take (learned entries fill
+  // it) is refused whole (507).
   const sync = async (cfg: JsonObject, strict: boolean) => {
     const fdbCfg = (cfg.fdb ?? {}) as JsonObject;
     const aging = Number(fdbCfg["aging-time"] ?? DEFAULT_AGING_TIME);
@@ -43,18 +47,9 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
       want.set(e.address.toLowerCase(), id);
     }
     if (want.size > FDB_SIZE) throw new ServiceError(`fdb: ${want.size} static entries, the table holds ${FDB_SIZE}`, 400, "invalid-value", "entry");
-    if (aging !== agingTime) await cfgMap.set(u32.encode(0), bridgeConfig.encode({ agingTime: aging }));
+    if (aging !== agingTime) await cfgMap.set(0, { agingTime: aging });
     agingTime = aging;
-    const writes = [...want].filter(([address, port]) => statics.get(address) !== port);
-    try {
-      await setAll(fdb, writes.map(([address, port]) => [encodeKey(address), fdbValue.encode({ timestamp: 0n, port, flags: ENTRY_STATIC })]));
-    } catch (e) {
-      // Learned entries may fill the table: take back what this change added, keep the rest.
-      await deleteAll(fdb, writes.filter(([a]) => !statics.has(a)).map(([a]) => encodeKey(a))).catch(() => 0);
-      throw new ServiceError(`fdb: cannot add ${writes.length} static entries: ${(e as Error).message}`, 507);
-    }
-    await deleteAll(fdb, [...statics.keys()].filter((a) => !want.has(a)).map(encodeKey));
-    statics = want;
+    await statics.replace([...want].map(([addr, port]) => [{ addr, pad }, { timestamp: 0n, port, flags: ENTRY_STATIC }]));
     // Learned entries towards ports that no longer exist must not keep attracting traffic.
     const ports = [...ids.values()].sort().join(",");
     if (ports !== portSet) {

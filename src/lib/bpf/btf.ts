@@ -1,0 +1,68 @@
+// C types of map keys and values, read from an object's BTF: what a service's codecs are
+// checked against (name, size, struct members with their offsets and sizes).
+import { read, type Pointer } from "bun:ffi";
+import { lib } from "./libbpf.ts";
+import type { CMember, CType } from "../sdk/types.ts";
+
+export type { CMember, CType };
+
+const KIND = { INT: 1, PTR: 2, ARRAY: 3, STRUCT: 4, UNION: 5, ENUM: 6, TYPEDEF: 8, VOLATILE: 9, CONST: 10, RESTRICT: 11, FLOAT: 16, TYPE_TAG: 18, ENUM64: 19 } as const;
+
+function kindOf(t: Pointer): number {
+  return (read.u32(t, 4) >>> 24) & 0x1f;
+}
+
+function nameOf(btf: Pointer, t: Pointer): string {
+  return String(lib.btf__name_by_offset(btf, read.u32(t, 0)) ?? "");
+}
+
+/** The C type of a BTF type id; undefined for id 0 (no BTF). */
+export function describeType(btf: Pointer, id: number, depth = 0): CType | undefined {
+  if (!id) return undefined;
+  const t = lib.btf__type_by_id(btf, id) as Pointer | null;
+  if (!t) return undefined;
+  const size = Number(lib.btf__resolve_size(btf, id));
+  const kind = kindOf(t);
+  const name = nameOf(btf, t);
+  switch (kind) {
+    case KIND.TYPEDEF:
+      return { ...(describeType(btf, read.u32(t, 8), depth) ?? { size }), name };
+    case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG:
+      return describeType(btf, read.u32(t, 8), depth);
+    case KIND.ARRAY: {
+      const elem = describeType(btf, read.u32(t, 12), depth + 1);
+      return { name: `${elem?.name ?? "?"}[${read.u32(t, 20)}]`, size };
+    }
+    case KIND.STRUCT: case KIND.UNION: {
+      const info = read.u32(t, 4);
+      const vlen = info & 0xffff;
+      const kflag = info >>> 31;
+      const out: CType = { name: `${kind === KIND.STRUCT ? "struct" : "union"} ${name || "(anonymous)"}`, size };
+      if (depth > 4) return out;
+      out.members = [];
+      for (let i = 0; i < vlen; i++) {
+        const at = 12 + i * 12;
+        const mtype = read.u32(t, at + 4);
+        const raw = read.u32(t, at + 8);
+        const bitOffset = kflag ? raw & 0xffffff : raw;
+        const bits = kflag ? raw >>> 24 : 0;
+        const type = describeType(btf, mtype, depth + 1) ?? { name: "?", size: 0 };
+        const m: CMember = { name: String(lib.btf__name_by_offset(btf, read.u32(t, at)) ?? ""), offset: Math.floor(bitOffset / 8), size: type.size, type };
+        if (bits) m.bits = bits;
+        out.members.push(m);
+      }
+      return out;
+    }
+    default:
+      return { name: name || "?", size };
+  }
+}
+
+/** Key and value C types of a map of an opened object (libbpf's struct bpf_map). */
+export function mapTypes(btf: Pointer | null, map: Pointer): { key?: CType; value?: CType } {
+  if (!btf) return {};
+  return {
+    key: describeType(btf, lib.bpf_map__btf_key_type_id(map)),
+    value: describeType(btf, lib.bpf_map__btf_value_type_id(map)),
+  };
+}
