@@ -9,6 +9,9 @@
 // plug-in may use is added here (and the SDK's minor version bumped, src/lib/sdk/version.ts).
 import * as codec from "../bpf/codec.ts";
 import * as clock from "../sdk/clock.ts";
+import * as ipv4 from "../sdk/ipv4.ts";
+import * as maps from "../sdk/maps.ts";
+import * as mirror from "../sdk/mirror.ts";
 import * as timeouts from "../sdk/timeouts.ts";
 import * as types from "../sdk/types.ts";
 import * as yang from "../yang/index.ts";
@@ -17,6 +20,9 @@ export const HOST_MODULES: Readonly<Record<string, Readonly<Record<string, unkno
   "sdk/types": types,
   "sdk/clock": clock,
   "sdk/timeouts": timeouts,
+  "sdk/maps": maps,
+  "sdk/mirror": mirror,
+  "sdk/ipv4": ipv4,
   "yang/index": yang,
   "bpf/codec": codec,
 };
