@@ -11,3 +11,7 @@ declare module "*.o" {
   const path: string;
   export default path;
 }
+declare module "*.h" {
+  const text: string;
+  export default text;
+}

@@ -1,8 +1,10 @@
 // `polycube service NAME --listen HOST:PORT`: runs one of the built-in services in its own
 // process as a remote service; polycubed reaches it with `services add NAME type=grpc uri=...`.
+// `polycube service build DIR -o FILE` builds a plug-in package instead (src/lib/plugin/build.ts).
 import { daemonLog } from "./lib/log.ts";
 
 const USAGE = `Usage: polycube service NAME --listen HOST:PORT [--cert FILE --key FILE [--cacert FILE]]
+       polycube service build DIR -o FILE     (a plug-in package, see polycube service build --help)
 
 Serves the service NAME over gRPC to polycubed, which registers it with
   polycubectl services add name=NAME type=grpc uri=HOST:PORT
@@ -18,6 +20,10 @@ function option(args: string[], name: string): string | undefined {
 }
 
 export async function main(args: string[]): Promise<number> {
+  if (args[0] === "build") {
+    const { main: build } = await import("./lib/plugin/build.ts");
+    return build(args.slice(1));
+  }
   if (args.includes("--help") || args.includes("-h") || args.length === 0) {
     console.log(USAGE);
     return args.length === 0 ? 1 : 0;

@@ -11,6 +11,7 @@ import { ShadowNamespace, TWIN_PREFIX } from "../lib/cube/shadow.ts";
 import { cubeLogger, daemonLog, LOG_LEVELS, type TaggedLogger } from "../lib/log.ts";
 import { diffConfig, ext, findDataChild, loadModule, type Schema, type SchemaNode } from "../lib/yang/index.ts";
 import { RemoteServiceLink } from "../lib/remote/daemon-client.ts";
+import { loadPlugin, unloadPlugin, type LoadedPlugin } from "../lib/plugin/load.ts";
 import { ServiceError, type Change, type CubeControl, type CubeType, type Direction, type Json, type JsonObject, type LogLevel, type PathStep, type ServiceModule } from "../lib/sdk/types.ts";
 import type { AttachRequest, CubeSummary, DaemonCore, NetdevInfo, ServiceInfo } from "../lib/rest/core-api.ts";
 import { cubeContext, portInfos } from "./cube-context.ts";
@@ -21,6 +22,8 @@ interface ServiceEntry {
   type: "lib" | "grpc";
   uri: string;
   remote?: RemoteServiceLink;
+  /** Services loaded from a plug-in package (type lib, uri its file). */
+  plugin?: LoadedPlugin;
 }
 
 interface CubeEntry {
@@ -142,8 +145,8 @@ export class Core implements DaemonCore {
     await this.runtime.close();
   }
 
-  private register(module: ServiceModule, type: "lib" | "grpc", uri: string, remote?: RemoteServiceLink): void {
-    this.svcs.set(module.name, { module, schema: loadModule(module.yang), type, uri, remote });
+  private register(module: ServiceModule, type: "lib" | "grpc", uri: string, remote?: RemoteServiceLink, plugin?: LoadedPlugin): void {
+    this.svcs.set(module.name, { module, schema: loadModule(module.yang), type, uri, remote, plugin });
   }
 
   // ---- services ----------------------------------------------------------------------------
@@ -166,12 +169,26 @@ export class Core implements DaemonCore {
       version: ext(m, "service-version") ?? m.revision ?? "",
       createReplaces: s.module.createReplaces,
       schema: s.schema,
+      plugin: s.plugin ? true : undefined,
     };
   }
 
   async addService(req: { name: string; type: string; uri: string }): Promise<void> {
     if (this.svcs.has(req.name)) throw new ServiceError("Service Controller already exists", 400);
-    if (req.type !== "grpc") throw new ServiceError(`services of type ${req.type} cannot be loaded: the daemon's own services are built in; others run as remote services (type grpc)`, 400);
+    if (req.type === "lib") {
+      const plugin = await loadPlugin(req.name, req.uri, this.runtime);
+      try {
+        // Another request may have taken the name while the package loaded.
+        if (this.svcs.has(req.name)) throw new ServiceError("Service Controller already exists", 400);
+        this.register(plugin.module, "lib", req.uri, undefined, plugin);
+      } catch (e) {
+        unloadPlugin(plugin);
+        throw e instanceof ServiceError ? e : new ServiceError(`cannot load plug-in ${req.name} from ${req.uri}: ${(e as Error).message}`, 400);
+      }
+      daemonLog.info(`plug-in ${req.name} ${plugin.manifest.version} loaded from ${req.uri}`);
+      return;
+    }
+    if (req.type !== "grpc") throw new ServiceError(`services of type ${req.type} cannot be loaded: services are lib (a plug-in package) or grpc (a remote service)`, 400);
     const link = await RemoteServiceLink.connect({ uri: req.uri, name: req.name, log: daemonLog, tls: this.opts.remoteTls });
     this.register(link.module, "grpc", req.uri, link);
   }
@@ -179,6 +196,15 @@ export class Core implements DaemonCore {
   async deleteService(name: string): Promise<void> {
     const s = this.svcs.get(name);
     if (!s) throw new ServiceError("Service Controller does not exist", 400);
+    if (s.plugin) {
+      // As the original: a loaded service with cubes stays until they are deleted.
+      const cubes = [...this.cubes].filter(([, c]) => c.service === name).map(([n]) => n);
+      if (cubes.length) throw new ServiceError(`Service ${name} has cubes (${cubes.join(", ")}): delete them first`, 400);
+      unloadPlugin(s.plugin);
+      this.svcs.delete(name);
+      daemonLog.info(`plug-in ${name} unloaded`);
+      return;
+    }
     for (const [cube, c] of [...this.cubes]) if (c.service === name) await this.deleteCube(cube);
     s.remote?.close();
     this.svcs.delete(name);

@@ -5,18 +5,22 @@
 // transparent-cube attachments in their stack order.
 //
 // Difference from the original: transparent cubes attached to netdevs are kept too (as a
-// "parent" member of the transparent cube), where the original lost them.
+// "parent" member of the transparent cube), where the original lost them. Plug-ins loaded with
+// `services add type=lib` are kept as entries without a cube name, before the cubes:
+// {"service-name": NAME, "service-type": "lib", "service-uri": FILE}; they are loaded again
+// from their file first, so that their cubes can be restored.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { DaemonCore } from "../lib/rest/core-api.ts";
 import type { Json, JsonObject } from "../lib/sdk/types.ts";
 import type { Logger } from "../lib/sdk/types.ts";
 
-const MUTATORS = new Set(["createCube", "updateCube", "deleteCube", "connect", "disconnect", "attach", "detach", "deleteService"]);
+const MUTATORS = new Set(["createCube", "updateCube", "deleteCube", "connect", "disconnect", "attach", "detach", "addService", "deleteService"]);
 
 /** The whole topology as the dump file holds it. */
 export function snapshot(core: DaemonCore): JsonObject[] {
   const cubes: JsonObject[] = [];
+  for (const s of core.services()) if (s.plugin) cubes.push({ "service-name": s.name, "service-type": "lib", "service-uri": s.uri });
   for (const name of core.cubeNames()) {
     const config = core.cubeConfig(name);
     const service = core.cubeService(name);
@@ -103,7 +107,19 @@ export async function restore(core: DaemonCore, file: string, log: Logger): Prom
   const later: Array<() => Promise<void>> = [];
   let created = 0;
   for (const raw of cubes) {
+    if (!raw || typeof raw !== "object" || Array.isArray(raw) || raw.name !== undefined || raw["service-type"] !== "lib") continue;
+    const service = String(raw["service-name"] ?? "");
+    const uri = String(raw["service-uri"] ?? "");
+    try {
+      await core.addService({ name: service, type: "lib", uri });
+      log.info(`plug-in ${service} restored from ${uri}`);
+    } catch (e) {
+      log.error(`cannot restore plug-in ${service} from ${uri}: ${(e as Error).message}`);
+    }
+  }
+  for (const raw of cubes) {
     if (!raw || typeof raw !== "object" || Array.isArray(raw)) continue;
+    if (raw.name === undefined && raw["service-type"] === "lib") continue;
     const cube = raw as JsonObject;
     const service = String(cube["service-name"] ?? "");
     const name = String(cube.name ?? "");

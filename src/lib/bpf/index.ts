@@ -5,11 +5,11 @@ export { BpfMap, MapType, possibleCpus, u32Bytes, type MapInfo } from "./map.ts"
 export { attachXdp, detachXdp, attachTc, ifindex, ifname, type XdpMode, type TcDirection, type TcAttachment } from "./attach.ts";
 export { testRun, BPF_F_TEST_XDP_LIVE_FRAMES, type TestRunInput, type TestRunResult } from "./testrun.ts";
 export { RingBufferReader } from "./ringbuf.ts";
-export { embeddedObject, embeddedObjectNames } from "./embedded.ts";
+export { embeddedObject, embeddedObjectNames, registerObject, unregisterObject } from "./embedded.ts";
 export * as codec from "./codec.ts";
 export { TypedMap } from "./typed-map.ts";
 export { describeType, type CType, type CMember } from "./btf.ts";
 export { PacketSocket } from "./packet-socket.ts";
 export { withNetns } from "./netns.ts";
 export { programFdById, programInfo, closeProgramFd, type ProgramInfo } from "./prog-by-id.ts";
-export { setLibbpfSink, type LibbpfLevel } from "./print.ts";
+export { setLibbpfSink, withLibbpfMessages, type LibbpfLevel } from "./print.ts";

@@ -22,13 +22,30 @@ export function setLibbpfSink(fn: (level: LibbpfLevel, text: string) => void): v
   sink = fn;
 }
 
+let captured: string[] | undefined;
+
+/** Runs `fn` (synchronous libbpf calls) and returns, besides its result or error, libbpf's messages meanwhile (a verifier log). */
+export function withLibbpfMessages<T>(fn: () => T): { result?: T; error?: unknown; messages: string[] } {
+  const outer = captured;
+  const messages: string[] = [];
+  captured = messages;
+  try {
+    return { result: fn(), messages };
+  } catch (error) {
+    return { error, messages };
+  } finally {
+    captured = outer;
+  }
+}
+
 /** libbpf's message as our sink will see it: without its "libbpf: " prefix and trailing newline; expected noise as debug. */
 export function classify(level: number, text: string): { level: LibbpfLevel; text: string } {
   const clean = text.replace(/^libbpf: /, "").replace(/\n+$/, "");
   return { level: EXPECTED.some((re) => re.test(clean)) ? "debug" : LEVELS[level] ?? "debug", text: clean };
 }
 
-const buf = new Uint8Array(2048);
+// Large enough for a verifier log, which libbpf passes as one message and whose end says why.
+const buf = new Uint8Array(1 << 20);
 let callback: JSCallback | undefined;
 
 // The callback receives a va_list, which vsnprintf can consume only where va_list is passed as
@@ -40,7 +57,10 @@ if (process.arch === "x64" && isMainThread) {
       const n = libc.vsnprintf(ptr(buf), buf.length, fmt, args);
       const text = new TextDecoder().decode(buf.subarray(0, Math.max(0, Math.min(n, buf.length - 1))));
       const m = classify(level, text);
-      if (m.text) sink(m.level, m.text);
+      if (m.text) {
+        captured?.push(m.text);
+        sink(m.level, m.text);
+      }
       return 0;
     },
     { args: [T.i32, T.ptr, T.ptr], returns: T.i32 },

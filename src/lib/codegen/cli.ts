@@ -91,12 +91,15 @@ export async function main(args: string[]): Promise<number> {
     const m = r.model;
     const out = [`polycube codegen: ${m.name}, a ${m.kind} service, written to ${r.outDir}:`, ...r.files.map((f) => `  ${f}`)];
     if (r.libGuessed)
-      out.push(`note: no polycube source tree above ${r.outDir}; index.ts imports ${r.lib}/..., right once the folder is src/services/${m.name} (or pass --lib).`);
+      out.push(`note: no polycube source tree above ${r.outDir}; index.ts imports ${r.lib}/..., right once the folder is src/services/${m.name} (or pass --lib); a plug-in built with \`polycube service build\` gets them from the daemon wherever they point.`);
     out.push(
       "Next:",
       `  1. in src/services/index.ts: import ${camel(m.name, "Service")} from "./${m.name}/index.ts"; and add it to builtinServices`,
       "  2. fill in the TODOs of the datapath and of index.ts",
       `  3. make build; polycubectl ${m.name} add c1`,
+      `Or keep it out of the daemon's tree, as a plug-in (docs/sdk.md):`,
+      `  polycube service build ${r.outDir} -o ${m.name}.pcn`,
+      `  polycubectl services add name=${m.name} type=lib uri=$PWD/${m.name}.pcn`,
     );
     console.log(out.join("\n"));
     return 0;

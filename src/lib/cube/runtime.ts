@@ -76,7 +76,12 @@ export class DatapathRuntime {
    * read-only globals, and loads it.
    */
   async load(name: string, flavour: Flavour, globals: Record<string, number | bigint | boolean>, keep: Map<string, number> = new Map()): Promise<BpfObject> {
-    const obj = BpfObject.open(await embeddedObject(`${name}.${flavour}`), name);
+    return this.loadBytes(await embeddedObject(`${name}.${flavour}`), name, flavour, globals, keep);
+  }
+
+  /** As load(), from an object's bytes (a plug-in's, checked before it is registered). */
+  loadBytes(bytes: Uint8Array, name: string, flavour: Flavour, globals: Record<string, number | bigint | boolean>, keep: Map<string, number> = new Map()): BpfObject {
+    const obj = BpfObject.open(bytes, name);
     try {
       for (const m of SHARED_MAPS) if (obj.hasMap(m)) obj.reuseMap(m, m === "pcn_nodes" ? this.nodes[flavour].fd : this.events.fd);
       for (const [m, fd] of keep) if (obj.hasMap(m)) obj.reuseMap(m, fd);

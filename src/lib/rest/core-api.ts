@@ -12,8 +12,10 @@ export interface ServiceInfo {
   yang: string;
   /** "lib" for services in this process, "grpc" for remote ones. */
   type: "lib" | "grpc";
-  /** Where it came from: "builtin", or the remote's host:port. */
+  /** Where it came from: "builtin", a plug-in package's path, or the remote's host:port. */
   uri: string;
+  /** Loaded from a plug-in package (services add type=lib): the cubes dump records it. */
+  plugin?: boolean;
   description: string;
   version: string;
   /** ServiceModule.createReplaces */
