@@ -7,7 +7,8 @@ import { acquirePidFile, AlreadyRunningError } from "./daemon/pidfile.ts";
 import { daemonLog, LogSink, setDefaultSink } from "./lib/log.ts";
 import { VERSION } from "./version.ts";
 
-const MAX_BODY_BYTES = 1 << 20;
+// Large enough for a whole firewall chain (16,384 rules) or a routing table in one request.
+const MAX_BODY_BYTES = 64 << 20;
 
 /** The original's --daemon: the same command again, detached, and this process exits. */
 function detach(args: string[]): void {
