@@ -382,13 +382,30 @@ export class Fabric {
   }
 
   private tEgress(name: string): Hop {
+    return this.entry(this.cubes.get(name)!, "pcn_egress", EGRESS);
+  }
+
+  /**
+   * A transparent cube's egress program as a netdev's TC egress hook reaches it: an XDP cube's
+   * runs there in its TC companion (XDP has no egress hook).
+   */
+  private tEgressTc(name: string): Hop {
     const t = this.cubes.get(name)!;
-    // On a netdev, an XDP cube's egress runs at the TC egress hook, in its TC companion.
-    if (t.flavour === "xdp" && t.parent && !splitPeer(t.parent)) {
-      const index = t.program.tcEgressSlot;
-      return index === undefined ? DROP : { kind: HopKind.CUBE, index, port: EGRESS };
-    }
-    return this.entry(t, "pcn_egress", EGRESS);
+    if (t.flavour === "tc") return this.tEgress(name);
+    const index = t.program.tcEgressSlot;
+    return index === undefined ? DROP : { kind: HopKind.CUBE, index, port: EGRESS };
+  }
+
+  /**
+   * Where an XDP cube's packet for a netdev goes: through the netdev's transparent cubes'
+   * egress programs, then out. XDP redirects skip the netdev's TC egress hook, so XDP cubes walk
+   * that chain themselves, as the original's netdev egress chain did.
+   */
+  private xdpToNetdev(netdev: string): Hop {
+    const stack = this.netdevs.get(netdev)?.tcubes ?? [];
+    if (stack.length) return this.tEgress(stack[stack.length - 1]!);
+    const ifindex = netdevIndex(netdev);
+    return ifindex === undefined ? DROP : { kind: HopKind.NETDEV, ifindex };
   }
 
   /** Where a packet entering port P of C from its peer goes first. */
@@ -410,15 +427,33 @@ export class Fabric {
     return this.ingressEntry(other, op);
   }
 
-  /** Where a packet leaving port P of C goes first: the cube's egress program, if it has one. */
+  /** Where a packet leaving port P of C goes first: the port's transparent cubes, then what follows them. */
   private outHop(c: FabricCube, p: FabricPort): Hop {
-    if (c.program.hasEgress) return this.entry(c, "pcn_egress", p.id);
-    return this.beyondPort(c, p);
+    return p.tcubes.length ? this.tEgress(p.tcubes[0]!) : this.afterStack(c, p);
   }
 
-  /** What follows port P of C on the way out: its transparent cubes, then its peer. */
-  private beyondPort(c: FabricCube, p: FabricPort): Hop {
-    return p.tcubes.length ? this.tEgress(p.tcubes[0]!) : this.peerTarget(c, p);
+  /**
+   * What follows port P's transparent cubes on the way out. As in the original, a standard
+   * cube's egress program sees only what leaves through a netdev, after the port's transparent
+   * cubes and before the netdev's (its programs-chain tests expect "th2 [EGRESS]", "hw1
+   * [EGRESS]", "th1 [EGRESS]", and nothing from hw1's egress program between two cubes). TC
+   * cubes run it at the netdev's TC egress hook, so it also sees what the host sends there; XDP
+   * redirects skip that hook, so an XDP cube runs it before redirecting.
+   */
+  private afterStack(c: FabricCube, p: FabricPort): Hop {
+    if (c.flavour === "xdp" && this.leadsToNetdev(p)) return c.program.hasEgress ? this.entry(c, "pcn_egress", p.id) : this.xdpToNetdev(p.peer);
+    return this.peerTarget(c, p);
+  }
+
+  private leadsToNetdev(p: FabricPort): boolean {
+    return !!p.peer && !splitPeer(p.peer);
+  }
+
+  /** What follows a standard cube's egress program for port P. */
+  private afterEgressProgram(c: FabricCube, p: FabricPort): Hop {
+    if (c.flavour === "xdp") return this.leadsToNetdev(p) ? this.xdpToNetdev(p.peer) : this.peerTarget(c, p);
+    const stack = this.netdevs.get(p.peer)?.tcubes ?? [];
+    return stack.length ? this.tEgress(stack[stack.length - 1]!) : PASS;
   }
 
   /** The next hops of a transparent cube, by direction. */
@@ -430,7 +465,7 @@ export class Fabric {
       if (!c || !p) return [DROP, DROP];
       const i = p.tcubes.indexOf(t.name);
       const ingress = i > 0 ? this.tIngress(p.tcubes[i - 1]!) : this.entry(c, "pcn_ingress", p.id);
-      const egress = i < p.tcubes.length - 1 ? this.tEgress(p.tcubes[i + 1]!) : this.peerTarget(c, p);
+      const egress = i < p.tcubes.length - 1 ? this.tEgress(p.tcubes[i + 1]!) : this.afterStack(c, p);
       return [ingress, egress];
     }
     const use = this.netdevs.get(t.parent);
@@ -439,8 +474,17 @@ export class Fabric {
     const owner = this.portOfNetdev(use.name);
     const beyond = owner ? this.ingressEntry(owner[0], owner[1]) : PASS;
     const ingress = i < use.tcubes.length - 1 ? this.tIngress(use.tcubes[i + 1]!) : beyond;
-    const egress = i > 0 ? this.tEgress(use.tcubes[i - 1]!) : PASS;
+    // Past the cube nearest the wire: the wire (TC), or a redirect out of the netdev (XDP).
+    const out: Hop = t.flavour === "xdp" ? { kind: HopKind.NETDEV, ifindex: use.ifindex } : PASS;
+    const egress = i > 0 ? this.tEgress(use.tcubes[i - 1]!) : out;
     return [ingress, egress];
+  }
+
+  /** An XDP transparent cube on a netdev: what follows its TC companion in the netdev's TC egress chain. */
+  private tcEgressNext(t: FabricCube): Hop {
+    const use = !splitPeer(t.parent) ? this.netdevs.get(t.parent) : undefined;
+    const i = use ? use.tcubes.indexOf(t.name) : -1;
+    return i > 0 ? this.tEgressTc(use!.tcubes[i - 1]!) : PASS;
   }
 
   /** Recomputes every hop and netdev hook from the model; writes only what changed. */
@@ -448,13 +492,14 @@ export class Fabric {
     for (const c of this.cubes.values()) {
       if (c.kind === "standard")
         for (const p of allPorts(c)) {
-          if (c.program.hasEgress) c.program.setEgressNext(p.id, this.beyondPort(c, p));
+          if (c.program.hasEgress) c.program.setEgressNext(p.id, this.afterEgressProgram(c, p));
           c.program.setHop(p.id, this.outHop(c, p));
         }
       else {
         const [i, e] = c.parent ? this.transparentHops(c) : [DROP, DROP];
         c.program.setHop(INGRESS, i);
         c.program.setHop(EGRESS, e);
+        if (c.flavour === "xdp") c.program.setTcEgressHop(this.tcEgressNext(c));
       }
     }
     await this.syncNetdevHooks();
@@ -464,12 +509,17 @@ export class Fabric {
     // Netdevs that are some port's peer or carry transparent cubes need hooks.
     const wanted = new Map<string, { type: CubeType; ingress?: Hop; egress?: Hop }>();
     for (const c of this.cubes.values())
-      for (const p of allPorts(c)) if (p.peer && !splitPeer(p.peer) && netdevIndex(p.peer) !== undefined) wanted.set(p.peer, { type: c.type, ingress: this.ingressEntry(c, p) });
+      for (const p of allPorts(c))
+        if (this.leadsToNetdev(p) && netdevIndex(p.peer) !== undefined) {
+          // A TC cube's egress program sits at the netdev's egress hook, ahead of its transparent cubes.
+          const egress = c.program.hasEgress && c.flavour === "tc" ? this.entry(c, "pcn_egress", p.id) : undefined;
+          wanted.set(p.peer, { type: c.type, ingress: this.ingressEntry(c, p), egress });
+        }
     for (const use of this.netdevs.values()) {
       if (!use.tcubes.length) continue;
       const w = wanted.get(use.name) ?? { type: use.type };
       w.ingress = this.tIngress(use.tcubes[0]!);
-      w.egress = this.tEgress(use.tcubes[use.tcubes.length - 1]!);
+      w.egress ??= this.tEgressTc(use.tcubes[use.tcubes.length - 1]!);
       wanted.set(use.name, w);
     }
     for (const [name, use] of this.netdevs) {
@@ -552,10 +602,15 @@ export class Fabric {
     if (t.kind !== "transparent") throw new ServiceError(`Cube ${cube} is not transparent`, 400);
     if (!t.parent) return false;
     const d = direction === "INGRESS" ? INGRESS : EGRESS;
-    const hop: Hop = recirculate ? (d === INGRESS ? this.tIngress(cube) : this.tEgress(cube)) : this.transparentHops(t)[d];
+    const onNetdev = !splitPeer(t.parent);
+    // An XDP cube's egress on a netdev continues in the TC chain: the rest of that chain runs in
+    // TC companions, and a frame written out of the netdev would meet this cube's egress again.
+    const viaTc = d === EGRESS && onNetdev && t.flavour === "xdp";
+    const onward = viaTc ? this.tcEgressNext(t) : this.transparentHops(t)[d];
+    const hop: Hop = recirculate ? (d === INGRESS ? this.tIngress(cube) : viaTc ? this.tEgressTc(cube) : this.tEgress(cube)) : onward;
     // Past the last cube of a netdev's egress chain lies the wire, past the last of its
     // ingress chain its stack: the frame must not run through that chain again.
-    if (hop.kind === HopKind.PASS && !splitPeer(t.parent)) {
+    if (hop.kind === HopKind.PASS && onNetdev) {
       const index = netdevIndex(t.parent);
       if (index === undefined) return false;
       if (d === EGRESS) this.injector.sendToWire(index, frame);
@@ -564,9 +619,7 @@ export class Fabric {
       else this.injector.sendToStack(index, frame);
       return true;
     }
-    // An XDP cube's egress chain on a netdev runs in TC programs.
-    const flavour = d === EGRESS && !splitPeer(t.parent) ? "tc" : t.flavour;
-    return this.injector.send(flavour, hop, frame);
+    return this.injector.send(viaTc ? "tc" : t.flavour, hop, frame);
   }
 
   /** Every hook and program: for shutdown. */

@@ -10,6 +10,8 @@ import { DatapathRuntime } from "./runtime.ts";
 /** Entry programs by name; a transparent cube has one per direction. */
 export const STANDARD_ENTRIES = ["pcn_ingress"] as const;
 export const TRANSPARENT_ENTRIES = ["pcn_ingress", "pcn_egress"] as const;
+/** pcn_peers key of a transparent cube's EGRESS hop (PCN_EGRESS in polycube.h). */
+const EGRESS_KEY = 1;
 
 export class CubeProgram {
   private obj?: BpfObject;
@@ -21,6 +23,7 @@ export class CubeProgram {
   private tcEgress?: BpfObject;
   /** Its slot in the TC program array. */
   tcEgressSlot?: number;
+  private tcEgressHop?: Hop;
   /** Hops written so far, by key, so that a reload re-writes them. */
   private readonly hops = new Map<number, Hop>();
   /** Standard cubes with an egress program: what lies beyond each port. */
@@ -74,12 +77,17 @@ export class CubeProgram {
     previous?.close();
   }
 
-  /** Loads (or reloads) the TC companion of an XDP transparent cube over the XDP object's maps. */
+  /**
+   * Loads (or reloads) the TC companion of an XDP transparent cube over the XDP object's maps,
+   * all but its hop table: what follows the cube differs between the netdev's TC egress chain
+   * (packets from the host) and the XDP one (packets that XDP cubes redirect there).
+   */
   private async loadTcEgress(name: string, globals: Record<string, number | bigint | boolean>, main: BpfObject): Promise<void> {
     const keep = new Map<string, number>();
-    for (const m of main.mapNames()) if (!m.includes(".") && !DatapathRuntime.isShared(m)) keep.set(m, main.map(m).fd);
+    for (const m of main.mapNames()) if (!m.includes(".") && !DatapathRuntime.isShared(m) && m !== "pcn_peers") keep.set(m, main.map(m).fd);
     const companion = await this.runtime.load(name, "tc", { ...globals, pcn_cube_id: this.cubeId }, keep);
     try {
+      if (this.tcEgressHop) companion.map("pcn_peers").update(u32Bytes(EGRESS_KEY), encodeHop(this.tcEgressHop));
       if (this.tcEgressSlot === undefined) this.tcEgressSlot = this.runtime.takeSlot("tc");
       this.runtime.nodes.tc.setProgram(this.tcEgressSlot, companion.program("pcn_egress").fd);
     } catch (e) {
@@ -88,6 +96,13 @@ export class CubeProgram {
     }
     this.tcEgress?.close();
     this.tcEgress = companion;
+  }
+
+  /** XDP transparent cubes on a netdev: what follows the TC companion's egress program. */
+  setTcEgressHop(hop: Hop): void {
+    if (this.tcEgressHop && sameHop(this.tcEgressHop, hop)) return;
+    this.tcEgressHop = hop;
+    this.tcEgress?.map("pcn_peers").update(u32Bytes(EGRESS_KEY), encodeHop(hop));
   }
 
   /** True when the loaded datapath has a standard cube's egress program. */
