@@ -1,9 +1,12 @@
 // `polycube service NAME --listen HOST:PORT`: runs one of the built-in services in its own
 // process as a remote service; polycubed reaches it with `services add NAME type=grpc uri=...`.
 // `polycube service build DIR -o FILE` builds a plug-in package instead (src/lib/plugin/build.ts).
+import { resolve } from "node:path";
 import { daemonLog } from "./lib/log.ts";
+import type { ServiceModule } from "./lib/sdk/types.ts";
 
 const USAGE = `Usage: polycube service NAME --listen HOST:PORT [--cert FILE --key FILE [--cacert FILE]]
+       polycube service --package FILE --listen HOST:PORT [...]   (a plug-in package, remote)
        polycube service build DIR -o FILE     (a plug-in package, see polycube service build --help)
 
 Serves the service NAME over gRPC to polycubed, which registers it with
@@ -28,11 +31,15 @@ export async function main(args: string[]): Promise<number> {
     console.log(USAGE);
     return args.length === 0 ? 1 : 0;
   }
-  const name = args[0]!;
+  const name = args[0]!.startsWith("--") ? undefined : args[0]!;
   let listen: string | undefined;
+  let packageFile: string | undefined;
   let tls: { cert: string; key: string; cacert?: string } | undefined;
   try {
     listen = option(args, "--listen");
+    packageFile = option(args, "--package");
+    if (packageFile && name) throw new Error("give a service NAME or --package FILE, not both");
+    if (!packageFile && !name) throw new Error("a service NAME or --package FILE is required");
     const cert = option(args, "--cert");
     const key = option(args, "--key");
     const cacert = option(args, "--cacert");
@@ -47,15 +54,30 @@ export async function main(args: string[]): Promise<number> {
     console.error("polycube service: --listen HOST:PORT is required");
     return 1;
   }
-  const { builtinServices } = await import("./services/index.ts");
-  const module = builtinServices.find((s) => s.name === name);
-  if (!module) {
-    console.error(`polycube service: no service named ${name} (known: ${builtinServices.map((s) => s.name).join(", ")})`);
-    return 1;
+  let module: ServiceModule | undefined;
+  let objects: Array<{ name: string; data: Uint8Array }> = [];
+  if (packageFile) {
+    // The same package a daemon loads with `services add type=lib`, served from this process.
+    const { loadPackageForRemote } = await import("./lib/plugin/load.ts");
+    try {
+      const p = await loadPackageForRemote(resolve(packageFile));
+      module = p.module;
+      objects = [...p.objects].map(([n, data]) => ({ name: n, data }));
+    } catch (e) {
+      console.error(`polycube service: ${(e as Error).message}`);
+      return 1;
+    }
+  } else {
+    const { builtinServices } = await import("./services/index.ts");
+    module = builtinServices.find((s) => s.name === name);
+    if (!module) {
+      console.error(`polycube service: no service named ${name} (known: ${builtinServices.map((s) => s.name).join(", ")})`);
+      return 1;
+    }
   }
   const { serveRemoteService } = await import("./lib/remote/service-host.ts");
   try {
-    const server = await serveRemoteService(module, listen, { tls, log: (m) => daemonLog.info(m) });
+    const server = await serveRemoteService(module, listen, { tls, log: (m) => daemonLog.info(m), objects });
     const stop = () => void server.stop().then(() => process.exit(0));
     process.on("SIGTERM", stop);
     process.on("SIGINT", stop);

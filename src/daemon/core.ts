@@ -11,7 +11,7 @@ import { ShadowNamespace, TWIN_PREFIX } from "../lib/cube/shadow.ts";
 import { cubeLogger, daemonLog, LOG_LEVELS, type TaggedLogger } from "../lib/log.ts";
 import { diffConfig, ext, findDataChild, loadModule, type Schema, type SchemaNode } from "../lib/yang/index.ts";
 import { RemoteServiceLink } from "../lib/remote/daemon-client.ts";
-import { loadPlugin, unloadPlugin, type LoadedPlugin } from "../lib/plugin/load.ts";
+import { loadPlugin, registerObjects, unloadPlugin, unregisterObjects, type LoadedPlugin } from "../lib/plugin/load.ts";
 import { ServiceError, type Change, type CubeControl, type CubeType, type Direction, type Json, type JsonObject, type LogLevel, type PathStep, type ServiceModule } from "../lib/sdk/types.ts";
 import type { AttachRequest, CubeSummary, DaemonCore, NetdevInfo, ServiceInfo } from "../lib/rest/core-api.ts";
 import { cubeContext, portInfos } from "./cube-context.ts";
@@ -24,6 +24,8 @@ interface ServiceEntry {
   remote?: RemoteServiceLink;
   /** Services loaded from a plug-in package (type lib, uri its file). */
   plugin?: LoadedPlugin;
+  /** A remote service's own eBPF objects, registered while it is (see RemoteServiceLink.objects). */
+  objects?: string[];
 }
 
 interface CubeEntry {
@@ -145,8 +147,8 @@ export class Core implements DaemonCore {
     await this.runtime.close();
   }
 
-  private register(module: ServiceModule, type: "lib" | "grpc", uri: string, remote?: RemoteServiceLink, plugin?: LoadedPlugin): void {
-    this.svcs.set(module.name, { module, schema: loadModule(module.yang), type, uri, remote, plugin });
+  private register(module: ServiceModule, type: "lib" | "grpc", uri: string, remote?: RemoteServiceLink, plugin?: LoadedPlugin, objects?: string[]): void {
+    this.svcs.set(module.name, { module, schema: loadModule(module.yang), type, uri, remote, plugin, objects });
   }
 
   // ---- services ----------------------------------------------------------------------------
@@ -190,7 +192,17 @@ export class Core implements DaemonCore {
     }
     if (req.type !== "grpc") throw new ServiceError(`services of type ${req.type} cannot be loaded: services are lib (a plug-in package) or grpc (a remote service)`, 400);
     const link = await RemoteServiceLink.connect({ uri: req.uri, name: req.name, log: daemonLog, tls: this.opts.remoteTls });
-    this.register(link.module, "grpc", req.uri, link);
+    // A service run from a plug-in package brings its datapath objects, checked as a plug-in's.
+    let objects: string[] = [];
+    try {
+      if (link.objects.size) objects = registerObjects(req.name, req.uri, link.objects, this.runtime);
+      if (this.svcs.has(req.name)) throw new ServiceError("Service Controller already exists", 400);
+    } catch (e) {
+      unregisterObjects(objects);
+      link.close();
+      throw e;
+    }
+    this.register(link.module, "grpc", req.uri, link, undefined, objects);
   }
 
   async deleteService(name: string): Promise<void> {
@@ -207,6 +219,7 @@ export class Core implements DaemonCore {
     }
     for (const [cube, c] of [...this.cubes]) if (c.service === name) await this.deleteCube(cube);
     s.remote?.close();
+    unregisterObjects(s.objects ?? []);
     this.svcs.delete(name);
   }
 

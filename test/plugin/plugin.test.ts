@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Daemon, polycube } from "../lib/daemon.ts";
+import { Daemon, freePort, polycube } from "../lib/daemon.ts";
 import { Topology } from "../lib/netns.ts";
 import { packBytes, unpackBytes, type PluginPackage } from "../../src/lib/plugin/package.ts";
 
@@ -237,5 +237,38 @@ describe("restart and unload", () => {
     expect((await daemon.cli(["services", "del", "plugfwd"])).code).toBe(0);
     await Bun.sleep(200);
     expect(readFileSync(dump, "utf8")).not.toContain("plugfwd");
+  });
+});
+
+describe("the same package as a remote service", () => {
+  test("polycube service --package serves it over gRPC unchanged: its objects reach the daemon, its cube forwards", async () => {
+    const port = freePort();
+    const proc = Bun.spawn([...polycube(), "service", "--package", pkg("plugfwd"), "--listen", `127.0.0.1:${port}`], { stdout: "pipe", stderr: "pipe" });
+    try {
+      const out = (proc.stdout as ReadableStream<Uint8Array>).getReader();
+      let seen = "";
+      for (const deadline = Date.now() + 15000; !seen.includes("serving service plugfwd") && Date.now() < deadline; ) {
+        const { value, done } = await out.read();
+        if (done) break;
+        seen += new TextDecoder().decode(value);
+      }
+      out.releaseLock();
+      expect(seen).toContain("serving service plugfwd");
+      const add = await daemon.cli(["services", "add", "name=plugfwd", "type=grpc", `uri=127.0.0.1:${port}`]);
+      expect(add.err).toBe("");
+      expect(add.code).toBe(0);
+      expect((await daemon.cli(["plugfwd", "add", "pfr", "note=remote"])).code).toBe(0);
+      expect((await daemon.cli(["pfr", "ports", "add", "p1", `peer=${h1.outer}`])).code).toBe(0);
+      expect((await daemon.cli(["pfr", "ports", "add", "p2", `peer=${h2.outer}`])).code).toBe(0);
+      expect(topo.ping(h1, h2.ip, 3)).toBe(true);
+      expect((await daemon.request("GET", "/plugfwd/pfr/note/")).json()).toBe("remote");
+      // Its objects go with it: once it is removed, the name is free for the package as a plug-in.
+      expect((await daemon.cli(["services", "del", "plugfwd"])).code).toBe(0);
+      expect(topo.ping(h1, h2.ip, 1)).toBe(false);
+      expect((await daemon.cli(["services", "add", "name=plugfwd", "type=lib", `uri=${pkg("plugfwd")}`])).code).toBe(0);
+      expect((await daemon.cli(["services", "del", "plugfwd"])).code).toBe(0);
+    } finally {
+      proc.kill("SIGKILL");
+    }
   });
 });

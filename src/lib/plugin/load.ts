@@ -34,57 +34,89 @@ function refuse(name: string, uri: string, why: string): ServiceError {
   return new ServiceError(`cannot load plug-in ${name} from ${uri}: ${why}`, 400);
 }
 
-/** Checks and loads the package at `uri` as the service `name`. */
-export async function loadPlugin(name: string, uri: string, runtime: DatapathRuntime): Promise<LoadedPlugin> {
-  if (!isAbsolute(uri)) throw refuse(name, uri, "uri must be the absolute path of a package file on the daemon's host");
+/** Reads and checks a package file: its manifest, SDK version and model. */
+async function readPackage(name: string | undefined, uri: string) {
+  const who = name ?? uri;
+  if (!isAbsolute(uri)) throw refuse(who, uri, "uri must be the absolute path of a package file on the daemon's host");
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(readFileSync(uri));
   } catch (e) {
-    throw refuse(name, uri, `cannot read it: ${(e as Error).message}`);
+    throw refuse(who, uri, `cannot read it: ${(e as Error).message}`);
   }
   let pkg;
   try {
     pkg = await unpackBytes(bytes);
   } catch (e) {
-    if (e instanceof PackageError) throw refuse(name, uri, e.message);
+    if (e instanceof PackageError) throw refuse(who, uri, e.message);
     throw e;
   }
   const m = pkg.manifest;
-  if (m.name !== name) throw refuse(name, uri, `the package holds the service ${m.name}, not ${name}`);
+  if (name !== undefined && m.name !== name) throw refuse(name, uri, `the package holds the service ${m.name}, not ${name}`);
   const sdk = sdkMismatch(m.sdk);
-  if (sdk) throw refuse(name, uri, `unsupported SDK version: ${sdk}`);
+  if (sdk) throw refuse(m.name, uri, `unsupported SDK version: ${sdk}`);
   try {
     const schema = loadModule(pkg.model);
-    if (schema.module !== name) throw new Error(`it is the module ${schema.module}, not ${name}`);
+    if (schema.module !== m.name) throw new Error(`it is the module ${schema.module}, not ${m.name}`);
   } catch (e) {
-    throw refuse(name, uri, `invalid model: ${(e as Error).message}`);
+    throw refuse(m.name, uri, `invalid model: ${(e as Error).message}`);
   }
+  return pkg;
+}
 
-  // The datapath: every object must pass the verifier before anything is registered.
+/**
+ * Registers a service's own eBPF objects ("<object>.<flavour>" -> bytes) so that its cubes'
+ * loadDatapath finds them: every one must pass the verifier first, and none may take a name the
+ * daemon has. Returns the registered names (for unregisterObjects).
+ */
+export function registerObjects(name: string, uri: string, objects: Map<string, Uint8Array>, runtime: DatapathRuntime): string[] {
   const known = new Set(embeddedObjectNames());
-  for (const key of pkg.objects.keys()) if (known.has(key)) throw refuse(name, uri, `its eBPF object ${key} has the name of one the daemon already has`);
-  for (const [key, obj] of pkg.objects) {
+  for (const key of objects.keys()) {
+    if (known.has(key)) throw refuse(name, uri, `its eBPF object ${key} has the name of one the daemon already has`);
+    if (!FLAVOURS.includes(key.slice(key.lastIndexOf(".") + 1) as (typeof FLAVOURS)[number])) throw refuse(name, uri, `its eBPF object ${key} is not named <object>.tc or <object>.xdp`);
+  }
+  for (const [key, obj] of objects) {
     const flavour = key.slice(key.lastIndexOf(".") + 1) as (typeof FLAVOURS)[number];
     const r = withLibbpfMessages(() => runtime.loadBytes(obj, key.slice(0, key.lastIndexOf(".")), flavour, {}));
     if (r.error) throw refuse(name, uri, `its eBPF object ${key} does not load: ${(r.error as Error).message}${loadFailure(r.messages) ? ` (${loadFailure(r.messages)})` : ""}`);
     r.result!.close();
   }
+  for (const [key, obj] of objects) registerObject(key, obj);
+  return [...objects.keys()];
+}
 
-  const registered: string[] = [];
+export function unregisterObjects(keys: string[]): void {
+  for (const k of keys) unregisterObject(k);
+}
+
+/** Checks and loads the package at `uri` as the service `name`. */
+export async function loadPlugin(name: string, uri: string, runtime: DatapathRuntime): Promise<LoadedPlugin> {
+  const pkg = await readPackage(name, uri);
+  const registered = registerObjects(name, uri, pkg.objects, runtime);
   try {
-    for (const [key, obj] of pkg.objects) {
-      registerObject(key, obj);
-      registered.push(key);
-    }
-    const module = await importModule(name, uri, pkg.code);
-    if (module.yang.trim() !== pkg.model.trim()) throw refuse(name, uri, "the model its code carries is not the package's model");
-    if (module.kind !== m.kind) throw refuse(name, uri, `its code says ${module.kind}, its manifest ${m.kind}`);
-    return { module, manifest: m, objects: registered };
+    const module = await packageModule(name, uri, pkg);
+    return { module, manifest: pkg.manifest, objects: registered };
   } catch (e) {
-    for (const k of registered) unregisterObject(k);
+    unregisterObjects(registered);
     throw e;
   }
+}
+
+/**
+ * A package run as a remote service (`polycube service --package FILE`): its module, and its
+ * eBPF objects, which the service hands the daemon at registration (the daemon checks them as
+ * for a plug-in).
+ */
+export async function loadPackageForRemote(uri: string): Promise<{ module: ServiceModule; objects: Map<string, Uint8Array> }> {
+  const pkg = await readPackage(undefined, uri);
+  return { module: await packageModule(pkg.manifest.name, uri, pkg), objects: pkg.objects };
+}
+
+async function packageModule(name: string, uri: string, pkg: Awaited<ReturnType<typeof readPackage>>): Promise<ServiceModule> {
+  const module = await importModule(name, uri, pkg.code);
+  if (module.yang.trim() !== pkg.model.trim()) throw refuse(name, uri, "the model its code carries is not the package's model");
+  if (module.kind !== pkg.manifest.kind) throw refuse(name, uri, `its code says ${module.kind}, its manifest ${pkg.manifest.kind}`);
+  return module;
 }
 
 /** A module that has not finished evaluating by then (a top-level await that hangs) is refused. */
@@ -123,5 +155,5 @@ async function importModule(name: string, uri: string, code: string): Promise<Se
 
 /** Gives back what a plug-in registered; its cubes must be gone. */
 export function unloadPlugin(p: LoadedPlugin): void {
-  for (const k of p.objects) unregisterObject(k);
+  unregisterObjects(p.objects);
 }

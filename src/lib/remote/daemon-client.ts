@@ -41,6 +41,8 @@ export class RemoteServiceLink {
   private closed = false;
   private redialTimer?: ReturnType<typeof setTimeout>;
   private registration!: { name: string; kind: ServiceKind; yang: string; ownsConfig: boolean; createReplaces: string[]; stackPlace?: StackPlace };
+  /** The service's own eBPF objects, when it runs from a plug-in package (the daemon registers them). */
+  objects = new Map<string, Uint8Array>();
 
   private constructor(private readonly opts: RemoteLinkOptions) {
     // Bun's TLS refuses an IP address as the SNI server name, which grpc-js sends for an
@@ -81,6 +83,7 @@ export class RemoteServiceLink {
       }
       link.registration = { name: reg.name, kind: reg.kind as ServiceKind, yang: reg.yang, ownsConfig: !!reg.ownsConfig, createReplaces: reg.createReplaces ?? [],
         stackPlace: reg.stackPlace === "cube" || reg.stackPlace === "wire" ? reg.stackPlace : undefined };
+      for (const o of reg.objects ?? []) link.objects.set(o.name, new Uint8Array(o.data));
       return link;
     } catch (e) {
       link.close();

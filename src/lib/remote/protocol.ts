@@ -14,7 +14,7 @@ export interface ReplyMsg {
   data?: Uint8Array;
   values?: Uint8Array[];
   keys?: Uint8Array[];
-  registration?: { name: string; kind: string; yang: string; version: string; ownsConfig?: boolean; createReplaces?: string[]; stackPlace?: string };
+  registration?: { name: string; kind: string; yang: string; version: string; ownsConfig?: boolean; createReplaces?: string[]; stackPlace?: string; objects?: Array<{ name: string; data: Uint8Array }> };
 }
 
 export interface CubeCallMsg {

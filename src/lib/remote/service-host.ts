@@ -97,12 +97,12 @@ interface HostedCube {
 }
 
 /** Serves one polycubed session: the cubes it creates live as long as the session. */
-function serveSession(module: ServiceModule, stream: grpc.ServerDuplexStream<DaemonMessage, ServiceMessage>, log: (m: string) => void): void {
+function serveSession(module: ServiceModule, stream: grpc.ServerDuplexStream<DaemonMessage, ServiceMessage>, log: (m: string) => void, objects: Array<{ name: string; data: Uint8Array }>): void {
   const cubes = new Map<string, HostedCube>();
   const session: DaemonSession = new Session<ServiceMessage, DaemonMessage>(stream, async (msg) => {
     if (msg.hello) {
       log(`polycubed ${msg.hello.daemonVersion} connected`);
-      return { ok: true, registration: { name: module.name, kind: module.kind, yang: module.yang, version: "", ownsConfig: !!module.ownsConfig, createReplaces: module.createReplaces ?? [], stackPlace: module.stackPlace ?? "" } };
+      return { ok: true, registration: { name: module.name, kind: module.kind, yang: module.yang, version: "", ownsConfig: !!module.ownsConfig, createReplaces: module.createReplaces ?? [], stackPlace: module.stackPlace ?? "", objects } };
     }
     if (msg.packetIn) {
       const p = msg.packetIn;
@@ -183,12 +183,12 @@ export interface RemoteTls {
 export async function serveRemoteService(
   module: ServiceModule,
   address: string,
-  opts: { tls?: RemoteTls; log?: (m: string) => void } = {},
+  opts: { tls?: RemoteTls; log?: (m: string) => void; objects?: Array<{ name: string; data: Uint8Array }> } = {},
 ): Promise<{ port: number; stop(): Promise<void> }> {
   const log = opts.log ?? ((m: string) => console.log(`[${module.name}] ${m}`));
   const server = new grpc.Server();
   server.addService(remoteService().service, {
-    Session: (stream: grpc.ServerDuplexStream<DaemonMessage, ServiceMessage>) => serveSession(module, stream, log),
+    Session: (stream: grpc.ServerDuplexStream<DaemonMessage, ServiceMessage>) => serveSession(module, stream, log, opts.objects ?? []),
   });
   const creds = opts.tls
     ? grpc.ServerCredentials.createSsl(
