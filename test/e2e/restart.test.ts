@@ -32,10 +32,11 @@ afterAll(async () => {
 });
 
 /** h1 -> br -> r -> h2. The router's ports get random MACs: a restart must keep them. */
-async function build(): Promise<void> {
+async function build(type = "TC"): Promise<void> {
   for (const h of [h1, h2]) sh(`ip -n ${h.ns} neigh flush all`); // a new router has new MACs
-  await ok("POST", "/simplebridge/br/", { ports: [{ name: "h1", peer: h1.outer }, { name: "up", peer: "r:p1" }] });
+  await ok("POST", "/simplebridge/br/", { type, ports: [{ name: "h1", peer: h1.outer }, { name: "up", peer: "r:p1" }] });
   await ok("POST", "/router/r/", {
+    type,
     ports: [
       { name: "p1", ip: "10.241.1.254/24", peer: "br:up" },
       { name: "p2", ip: "10.241.2.254/24", peer: h2.outer },
@@ -63,10 +64,10 @@ function mapId(path: string): number {
 }
 
 /** The programs that tail-call through this daemon's TC program array, and its occupied slots. */
-function datapathObjects(): { programs: number; slots: number } {
-  const id = mapId(`${pinDir}/pcn_nodes_tc`);
+function datapathObjects(flavour = "tc"): { programs: number; slots: number } {
+  const id = mapId(`${pinDir}/pcn_nodes_${flavour}`);
   const progs = JSON.parse(sh("bpftool -j prog show")) as Array<{ map_ids?: number[] }>;
-  const dumpOut = JSON.parse(sh(`bpftool -j map dump pinned ${pinDir}/pcn_nodes_tc`)) as unknown[];
+  const dumpOut = JSON.parse(sh(`bpftool -j map dump pinned ${pinDir}/pcn_nodes_${flavour}`)) as unknown[];
   return { programs: progs.filter((p) => p.map_ids?.includes(id)).length, slots: dumpOut.length };
 }
 
@@ -80,9 +81,9 @@ async function learned(): Promise<{ fdb: string[]; arp: string[] }> {
 const losses: string[] = [];
 
 /** Pings through a restart: none lost, learned entries still listed, the same kernel objects. */
-async function restartKeepsForwarding(what: string, restart: () => Promise<void>): Promise<void> {
+async function restartKeepsForwarding(what: string, restart: () => Promise<void>, flavour = "tc"): Promise<void> {
   const before = await learned();
-  const objects = datapathObjects();
+  const objects = datapathObjects(flavour);
   const r = await pingThrough(restart);
   losses.push(`${what}: ${r.sent - r.received} of ${r.sent}`);
   expect(r.sent).toBeGreaterThan(300);
@@ -91,7 +92,7 @@ async function restartKeepsForwarding(what: string, restart: () => Promise<void>
   expect(after.fdb).toEqual(expect.arrayContaining(before.fdb));
   expect(after.arp).toEqual(before.arp);
   // No duplicates left from the previous daemon: as many programs and slots as before, one per hook.
-  expect(datapathObjects()).toEqual(objects);
+  expect(datapathObjects(flavour)).toEqual(objects);
   expect(hooks([h1.outer, h2.outer]).length).toBe(2);
 }
 
@@ -116,6 +117,21 @@ describe("restart with --cubes-dump-enable", () => {
       await daemon.kill();
       await daemon.start(opts);
     });
+  }, 60000);
+
+  test("XDP_SKB cubes: the XDP programs are replaced in place (SIGTERM, then SIGKILL)", async () => {
+    await ok("DELETE", "/router/r/");
+    await ok("DELETE", "/simplebridge/br/");
+    await build("XDP_SKB");
+    await Bun.sleep(200);
+    await restartKeepsForwarding("XDP SIGTERM", async () => {
+      expect(await daemon.stop()).toBe(0);
+      await daemon.start(opts);
+    }, "xdp");
+    await restartKeepsForwarding("XDP SIGKILL", async () => {
+      await daemon.kill();
+      await daemon.start(opts);
+    }, "xdp");
     console.log(`restart losses: ${losses.join("; ")}`);
   }, 60000);
 });
