@@ -112,7 +112,7 @@ export interface TcAttachment {
  * Returns a handle that detaches exactly this filter; the clsact qdisc is removed when the
  * last of our filters on the device goes away and we created it.
  */
-export function attachTc(index: number, direction: TcDirection, progFd: number, opts: { priority?: number; handle?: number; replace?: boolean } = {}): TcAttachment {
+export function attachTc(index: number, direction: TcDirection, progFd: number, opts: { priority?: number; handle?: number; replace?: boolean; ownsQdisc?: boolean } = {}): TcAttachment {
   const hook = tcHook(index, direction);
   const rc = lib.bpf_tc_hook_create(ptr(hook));
   const created = rc === 0;
@@ -129,7 +129,8 @@ export function attachTc(index: number, direction: TcDirection, progFd: number, 
     if (created) destroyClsactIfOurs(index);
     throw e;
   }
-  track(index, +1, created);
+  // ownsQdisc: a previous daemon created the clsact qdisc this filter replaces one of.
+  track(index, +1, created || !!opts.ownsQdisc);
   let attached = true;
   return {
     ifindex: index,
@@ -144,6 +145,11 @@ export function attachTc(index: number, direction: TcDirection, progFd: number, 
       if (track(index, -1, false)) destroyClsactIfOurs(index);
     },
   };
+}
+
+/** True when the clsact qdisc of a device is ours (created for our filters): the last of them removes it. */
+export function clsactOurs(index: number): boolean {
+  return users.get(index)?.ours ?? false;
 }
 
 /** Our filters per device, and whether we created its clsact qdisc. */

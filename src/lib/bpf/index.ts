@@ -13,5 +13,5 @@ export { PacketSocket } from "./packet-socket.ts";
 export { withNetns } from "./netns.ts";
 export { programFdById, programInfo, closeProgramFd, type ProgramInfo } from "./prog-by-id.ts";
 export { pinFd, openPinned, closeFd } from "./pin.ts";
-export { xdpProgramId, tcProgramId, detachTcFilter } from "./attach.ts";
+export { xdpProgramId, tcProgramId, detachTcFilter, clsactOurs } from "./attach.ts";
 export { setLibbpfSink, withLibbpfMessages, type LibbpfLevel } from "./print.ts";

@@ -1,6 +1,6 @@
 // A netdev's way into the chains: the pcn_entry program attached at its TC ingress or egress
 // hook, or as its XDP program, following one hop that the control plane keeps up to date.
-import { attachTc, attachXdp, closeFd, detachXdp, ifindex, u32Bytes, type BpfObject, type TcAttachment, type XdpMode } from "../bpf/index.ts";
+import { attachTc, attachXdp, closeFd, clsactOurs, detachXdp, ifindex, u32Bytes, type BpfObject, type TcAttachment, type XdpMode } from "../bpf/index.ts";
 import { encodeHop, sameHop, type Hop } from "./hops.ts";
 import type { DatapathRuntime } from "./runtime.ts";
 
@@ -28,11 +28,11 @@ export class NetdevHook {
       h.setHop(hop);
       const fd = obj.program("pcn_entry").fd;
       if (point.kind === "tc") {
-        const a: TcAttachment = attachTc(index, point.direction, fd, { replace: previous !== undefined });
+        const a: TcAttachment = attachTc(index, point.direction, fd, { replace: previous !== undefined, ownsQdisc: previous?.ownsQdisc });
         h.detachFn = () => a.detach();
       } else {
         try {
-          attachXdp(index, fd, point.mode, previous);
+          attachXdp(index, fd, point.mode, previous?.fd);
         } catch (e) {
           if (previous === undefined) throw e;
           attachXdp(index, fd, point.mode); // another program took its place meanwhile: as new
@@ -45,13 +45,13 @@ export class NetdevHook {
           }
         };
       }
-      runtime.pins?.recordHook(index, point, fd);
+      runtime.pins?.recordHook(index, point, fd, point.kind === "tc" && clsactOurs(index));
       return h;
     } catch (e) {
       obj.close();
       throw e;
     } finally {
-      if (previous !== undefined) closeFd(previous);
+      if (previous !== undefined) closeFd(previous.fd);
     }
   }
 

@@ -4,7 +4,8 @@
 //
 //   <root>/pcn_nodes_tc, pcn_nodes_xdp, pcn_events    the runtime's maps
 //   <root>/cubes/<cube>/<object>/<map>                  a cube's own maps (not the framework's pcn_*)
-//   <root>/hooks/<ifindex>_<point>                      the entry program on a netdev hook
+//   <root>/hooks/<ifindex>_<point>[_q]                  the entry program on a netdev hook (_q: the
+//                                                       daemon created the device's clsact qdisc)
 //
 // A daemon that adopts reuses what matches and, once its topology is restored, sweeps what it
 // did not claim (cubes no longer in the topology, hooks no longer wanted). A daemon that does
@@ -137,30 +138,35 @@ export class PinStore {
 
   // ---- netdev hooks --------------------------------------------------------------------------
 
-  private hookPath(ifindex: number, point: HookPoint): string {
-    return `${this.dir}/hooks/${ifindex}_${pointKey(point)}`;
+  private hookPath(ifindex: number, point: HookPoint, ownsQdisc = false): string {
+    return `${this.dir}/hooks/${ifindex}_${pointKey(point)}${ownsQdisc ? "_q" : ""}`;
   }
 
-  /** An fd of the program a previous daemon left on this hook, if it is still the one attached (caller closes it). */
-  previousHook(ifindex: number, point: HookPoint): number | undefined {
-    const path = this.hookPath(ifindex, point);
-    if (!this.adopting || !existsSync(path)) return undefined;
-    try {
-      const fd = openPinned(path);
-      if (attachedId(ifindex, point) === programInfo(fd).id) return fd;
-      closeFd(fd);
-    } catch {
-      /* gone: attach as new */
+  /**
+   * The program a previous daemon left on this hook, if it is still the one attached (an fd the
+   * caller closes), and whether that daemon created the device's clsact qdisc.
+   */
+  previousHook(ifindex: number, point: HookPoint): { fd: number; ownsQdisc: boolean } | undefined {
+    if (!this.adopting) return undefined;
+    for (const q of [false, true]) {
+      const path = this.hookPath(ifindex, point, q);
+      if (!existsSync(path)) continue;
+      try {
+        const fd = openPinned(path);
+        if (attachedId(ifindex, point) === programInfo(fd).id) return { fd, ownsQdisc: q };
+        closeFd(fd);
+      } catch {
+        /* gone: attach as new */
+      }
     }
     return undefined;
   }
 
-  recordHook(ifindex: number, point: HookPoint, progFd: number): void {
-    const path = this.hookPath(ifindex, point);
+  recordHook(ifindex: number, point: HookPoint, progFd: number, ownsQdisc = false): void {
+    this.forgetHook(ifindex, point);
     this.claimedHooks.add(`${ifindex}_${pointKey(point)}`);
     try {
-      if (existsSync(path)) unlinkSync(path);
-      pinFd(progFd, path);
+      pinFd(progFd, this.hookPath(ifindex, point, ownsQdisc));
     } catch (e) {
       this.log.warn(`cannot pin the hook program of ifindex ${ifindex}: ${(e as Error).message}`);
     }
@@ -168,7 +174,7 @@ export class PinStore {
 
   forgetHook(ifindex: number, point: HookPoint): void {
     this.claimedHooks.delete(`${ifindex}_${pointKey(point)}`);
-    rmSync(this.hookPath(ifindex, point), { force: true });
+    for (const q of [false, true]) rmSync(this.hookPath(ifindex, point, q), { force: true });
   }
 
   // ---- after adoption; clean shutdown --------------------------------------------------------
@@ -182,12 +188,13 @@ export class PinStore {
           rmSync(`${this.dir}/cubes/${cube}/${object}`, { recursive: true, force: true });
         }
     for (const cube of safeList(`${this.dir}/cubes`)) if (!safeList(`${this.dir}/cubes/${cube}`).length) rmSync(`${this.dir}/cubes/${cube}`, { recursive: true, force: true });
-    for (const hook of safeList(`${this.dir}/hooks`)) if (!this.claimedHooks.has(hook)) this.removeHook(hook);
+    for (const hook of safeList(`${this.dir}/hooks`)) if (!this.claimedHooks.has(hook.replace(/_q$/, ""))) this.removeHook(hook);
   }
 
   /** Detaches a hook pin's program where it is still attached, and drops the pin. */
   private removeHook(file: string): void {
-    const m = /^(\d+)_(tc-ingress|tc-egress|xdp-skb|xdp-drv)$/.exec(file);
+    // (A clsact qdisc it created stays: other filters may have joined it since.)
+    const m = /^(\d+)_(tc-ingress|tc-egress|xdp-skb|xdp-drv)(_q)?$/.exec(file);
     const path = `${this.dir}/hooks/${file}`;
     if (m) {
       const index = Number(m[1]);
