@@ -158,6 +158,8 @@ export class Core implements DaemonCore {
   async stop(opts: { keepDatapath?: boolean } = {}): Promise<void> {
     clearInterval(this.netdevTimer);
     if (opts.keepDatapath && this.runtime.pins) {
+      // Shadow namespaces are Linux's side, made again by the next daemon's restore.
+      for (const c of this.cubes.values()) c.fabric.shadow?.destroy();
       for (const s of this.svcs.values()) s.remote?.close();
       this.injector.close();
       await this.runtime.close(true);
