@@ -92,7 +92,15 @@ export class DatapathRuntime {
   }
 
   takeSlot(flavour: Flavour): number {
-    return this.slots[flavour].take();
+    try {
+      return this.slots[flavour].take();
+    } catch (e) {
+      // Adopting with more than half the slots in use: a previous daemon's slot is overwritten
+      // (its chain may drop packets until the hooks switch) rather than a cube refused.
+      const slot = this.stale[flavour].pop();
+      if (slot === undefined) throw e;
+      return slot;
+    }
   }
 
   /** Empties a slot: tail calls to it fail from now on, and the packets are dropped. */
