@@ -1,7 +1,7 @@
 // `make bench`: builds the benchmark's eBPF programs, measures every row in one run, and writes
 // bench/results/<YYYY-MM-DD>.md (and .svg). `bun bench/run.ts <key>...` measures only those rows
 // and prints the table without writing the report; the control-plane groups are the keys
-// cube, rest, cli, fdb and routes; a row's group (e.g. `fw`: every firewall row) selects its rows
+// cube, rest, cli, fdb, routes and restart; a row's group (e.g. `fw`: every firewall row) selects its rows
 // and their baselines. `--write` with keys writes the report all the same, as
 // bench/results/<YYYY-MM-DD>-<keys>.md (a partial report, named after what it holds).
 //   BENCH_TRIALS (default 5) trials of BENCH_SECONDS (default 2) per path, after a warm-up.
@@ -25,6 +25,7 @@ import { natLbScenarios } from "./scenarios/natlb.ts";
 import { PIPELINE_METHOD, pipelineRows } from "./scenarios/pipelines.ts";
 import { Polycubed } from "./lib/polycubed.ts";
 import { bulkLoads, cliWallTime, createRestCube, cubeLifecycle, REST_CUBE, restLatency, type ControlOptions } from "./scenarios/control.ts";
+import { restartLoss } from "./scenarios/restart.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const opts: PathOptions = {
@@ -134,6 +135,7 @@ async function controlPlane(): Promise<{ groups: ControlGroup[]; load: string }>
       }
     }
     if (wanted("fdb") || wanted("routes")) groups.push(await bulkLoads(pcn, o, { fdb: wanted("fdb"), routes: wanted("routes") }));
+    if (wanted("restart")) groups.push(await restartLoss(log));
   } finally {
     await pcn.stop();
     rmSync(tmp, { recursive: true, force: true });

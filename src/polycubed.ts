@@ -74,7 +74,9 @@ export async function main(args: string[]): Promise<void> {
   let core: Awaited<ReturnType<typeof Core.start>>;
   try {
     const remoteTls = o.remoteCacert ? { cacert: o.remoteCacert, cert: o.remoteCert, key: o.remoteKey } : undefined;
-    core = await Core.start(builtinServices, { remoteTls });
+    // The datapath is pinned per instance (the REST port); with the topology kept, a restart adopts it.
+    const pins = { instance: String(o.port), adopt: o.cubesDumpEnable && !o.cubesDumpCleanInit };
+    core = await Core.start(builtinServices, { remoteTls, pins });
   } catch (e) {
     daemonLog.critical(`cannot start the datapath: ${(e as Error).message}`);
     releasePid();
@@ -90,7 +92,8 @@ export async function main(args: string[]): Promise<void> {
     daemonLog.info(`${why}: shutting down`);
     server?.stop(true);
     if ("flush" in api) (api as { flush(): void }).flush();
-    await core.stop();
+    // With the topology kept, the datapath stays pinned and forwarding for the next daemon.
+    await core.stop({ keepDatapath: o.cubesDumpEnable });
     releasePid();
     daemonLog.info("polycubed is shutting down. Bye!");
     process.exit(0);
@@ -110,6 +113,7 @@ export async function main(args: string[]): Promise<void> {
         if (n) daemonLog.info(`restored ${n} cubes from ${o.cubesDumpFile}`);
       }
     }
+    await core.finishAdoption();
     const app = createRestApp(api, { host: o.addr, port: o.port });
     server = Bun.serve({
       hostname: o.addr,

@@ -49,12 +49,28 @@ export interface LoadRow {
   missing?: string;
 }
 
+/** Traffic through a daemon restart: `lost` of `sent` probes, one every `intervalMs`. */
+export interface RestartRow {
+  key: string;
+  label: string;
+  baseline?: string;
+  sent?: number;
+  lost?: number;
+  /** The longest time without a reply. */
+  gapMs?: number;
+  /** From the signal to the new daemon answering REST (and, without the topology kept, the cubes made again). */
+  restartSeconds?: number;
+  detail?: string;
+  missing?: string;
+}
+
 /** One subsection of the control-plane part: how its figures were taken, then their table. */
 export interface ControlGroup {
   title: string;
   method: string[];
   latency?: LatencyRow[];
   loads?: LoadRow[];
+  restarts?: RestartRow[];
 }
 
 const f = (x: number, digits: number) => x.toFixed(digits);
@@ -95,7 +111,7 @@ const ratio = (a: number | undefined, b: number | undefined) => (a === undefined
  * A control-plane table: the row's label, `cells` (its figures, given the baseline row if any;
  * right-aligned), the baseline's label, and the detail or why the row has no figures.
  */
-function controlTable<R extends LatencyRow | LoadRow>(rows: R[], head: string[], cells: (r: R, base: R | undefined) => string[]): string[] {
+function controlTable<R extends LatencyRow | LoadRow | RestartRow>(rows: R[], head: string[], cells: (r: R, base: R | undefined) => string[]): string[] {
   const byKey = new Map(rows.map((r) => [r.key, r]));
   const out = [`| ${head[0]} | ${head.slice(1).join(" | ")} | baseline | detail |`, `|---|${head.slice(1).map(() => "---:|").join("")}---|---|`];
   for (const r of rows) {
@@ -123,6 +139,14 @@ function loadTable(rows: LoadRow[]): string[] {
   });
 }
 
+function restartTable(rows: RestartRow[]): string[] {
+  const head = ["restart", "probes sent", "probes lost", "outage ms (longest time without a reply)", "restart s", "lost beside baseline"];
+  return controlTable(rows, head, (r, base) => {
+    if (r.missing) return ["–", "–", "–", "–", "–"];
+    return [String(r.sent), String(r.lost), f(r.gapMs!, 0), f(r.restartSeconds!, 2), base?.lost !== undefined ? `${r.lost} vs ${base.lost}` : ""];
+  });
+}
+
 /** The control-plane part: each group's method, then its tables. */
 export function controlMarkdown(groups: ControlGroup[], intro: string[]): string[] {
   if (groups.length === 0) return [];
@@ -131,6 +155,7 @@ export function controlMarkdown(groups: ControlGroup[], intro: string[]): string
     lines.push(`### Control plane: ${g.title}`, "", ...g.method.map((m) => `- ${m}`), "");
     if (g.latency?.length) lines.push(...latencyTable(g.latency), "");
     if (g.loads?.length) lines.push(...loadTable(g.loads), "");
+    if (g.restarts?.length) lines.push(...restartTable(g.restarts), "");
   }
   return lines;
 }

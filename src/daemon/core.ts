@@ -4,6 +4,7 @@
 // cube's service, and undoes its own part when the service refuses.
 import { Fabric, type FabricCube } from "../lib/cube/fabric.ts";
 import { DatapathRuntime } from "../lib/cube/runtime.ts";
+import { PinStore } from "../lib/cube/pins.ts";
 import { Injector, isInjectorDevice } from "../lib/cube/injector.ts";
 import { netdevMac, netdevNames, netdevUsable } from "../lib/cube/netdevs.ts";
 import { decodeEvent, EV_LOG, EV_SPAN } from "../lib/slowpath/events.ts";
@@ -51,6 +52,12 @@ const NETDEV_POLL_MS = 1000;
 export interface CoreOptions {
   /** TLS towards remote services: their CA, and the client identity polycubed presents. */
   remoteTls?: { cacert: string; cert?: string; key?: string };
+  /**
+   * Pins the datapath under /sys/fs/bpf/polycube/<instance> (docs/datapath.md, "Restarts").
+   * adopt: a previous daemon's pinned datapath keeps forwarding until finishAdoption();
+   * otherwise whatever a previous daemon left there is removed first.
+   */
+  pins?: { instance: string; adopt: boolean };
 }
 
 function portsOf(config: JsonObject): PortConfig[] {
@@ -111,11 +118,12 @@ export class Core implements DaemonCore {
 
   /** Sets up the shared datapath (maps, injector, slow path) and registers the services. */
   static async start(services: ServiceModule[], opts: CoreOptions = {}): Promise<Core> {
-    const runtime = new DatapathRuntime();
+    const runtime = new DatapathRuntime(opts.pins && new PinStore(opts.pins.instance, opts.pins.adopt, daemonLog));
     let injector: Injector | undefined;
     try {
       injector = await Injector.create(runtime);
       const core = new Core(runtime, injector, new Fabric(runtime, injector), opts);
+      if (opts.pins?.adopt) core.fabric.holdHooks();
       for (const m of services) core.register(m, "lib", "builtin");
       await runtime.startEvents(
         (rec) => core.onEvent(rec),
@@ -126,14 +134,39 @@ export class Core implements DaemonCore {
       return core;
     } catch (e) {
       injector?.close();
-      await runtime.close();
+      await runtime.close(opts.pins?.adopt);
       throw e;
     }
   }
 
-  /** Deletes every cube (removing all their kernel objects) and the shared datapath. */
-  async stop(): Promise<void> {
+  /**
+   * The topology is restored: the netdev hooks switch to this daemon's chains, then what the
+   * previous daemon left and nothing uses any more goes. Nothing to do unless adopting.
+   */
+  async finishAdoption(): Promise<void> {
+    if (!this.runtime.pins?.adopting) return;
+    await this.fabric.releaseHooks();
+    await Bun.sleep(20); // packets already inside the previous chains finish there
+    const slots = this.runtime.sweepStaleSlots();
+    this.runtime.pins.sweep();
+    daemonLog.info(`adopted the pinned datapath of ${this.runtime.pins.dir} (${slots} previous programs retired)`);
+  }
+
+  /**
+   * Deletes every cube (removing all their kernel objects) and the shared datapath; with
+   * keepDatapath (a restart with --cubes-dump-enable), leaves programs, maps and hooks pinned and
+   * forwarding for the next daemon to adopt.
+   */
+  async stop(opts: { keepDatapath?: boolean } = {}): Promise<void> {
     clearInterval(this.netdevTimer);
+    if (opts.keepDatapath && this.runtime.pins) {
+      // Shadow namespaces are Linux's side, made again by the next daemon's restore.
+      for (const c of this.cubes.values()) c.fabric.shadow?.destroy();
+      for (const s of this.svcs.values()) s.remote?.close();
+      this.injector.close();
+      await this.runtime.close(true);
+      return;
+    }
     for (const name of [...this.cubes.keys()]) {
       try {
         await this.deleteCube(name);

@@ -94,7 +94,7 @@ const SPECS: OptionSpec[] = [
   { long: "configfile", aliases: ["config-file"], kind: "value", help: `configuration file (default ${DEFAULT_CONFIG_FILE})`, apply(o, v) { o.configfile = v; } },
   { long: "cubes-dump-file", kind: "value", help: "file that keeps the topology (default /etc/polycube/cubes.yaml)", apply(o, v) { o.cubesDumpFile = v; } },
   { long: "cubes-dump-clean-init", kind: "flag", help: "start with an empty topology, overwriting the dump file", apply(o, v) { o.cubesDumpCleanInit = parseBool("cubes-dump-clean-init", v); } },
-  { long: "cubes-dump-enable", kind: "flag", help: "keep the topology across restarts", apply(o, v) { o.cubesDumpEnable = parseBool("cubes-dump-enable", v); } },
+  { long: "cubes-dump-enable", kind: "flag", help: "keep the topology across restarts, and the datapath forwarding while the daemon restarts", apply(o, v) { o.cubesDumpEnable = parseBool("cubes-dump-enable", v); } },
 ];
 
 export function usage(): string {

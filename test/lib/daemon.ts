@@ -116,7 +116,17 @@ export class Daemon {
     return code;
   }
 
+  /** SIGKILL (a crash) and wait. */
+  async kill(): Promise<void> {
+    if (!this.proc) return;
+    this.proc.kill("SIGKILL");
+    await this.proc.exited;
+    this.proc = undefined;
+  }
+
   cleanup(): void {
     rmSync(this.dir, { recursive: true, force: true });
+    // A daemon stopped with --cubes-dump-enable leaves its datapath pinned for the next one.
+    rmSync(`/sys/fs/bpf/polycube/${this.port}`, { recursive: true, force: true });
   }
 }

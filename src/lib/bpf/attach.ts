@@ -7,6 +7,8 @@ import { BpfError, check } from "./errors.ts";
 export type XdpMode = "skb" | "drv";
 const XDP_FLAGS = { skb: 1 << 1, drv: 1 << 2 } as const;
 const XDP_FLAGS_UPDATE_IF_NOEXIST = 1 << 0;
+const XDP_FLAGS_REPLACE = 1 << 4;
+const BPF_TC_F_REPLACE = 1 << 0;
 const TC_INGRESS = 1;
 const TC_EGRESS = 2;
 
@@ -34,10 +36,42 @@ function where(index: number): string {
   return `${ifname(index)} (ifindex ${index})`;
 }
 
-/** Attaches an XDP program; fails if one is already there (ours or someone else's). */
-export function attachXdp(index: number, progFd: number, mode: XdpMode): void {
-  check(lib.bpf_xdp_attach(index, progFd, XDP_FLAGS[mode] | XDP_FLAGS_UPDATE_IF_NOEXIST, null),
-    () => `attach XDP (${mode} mode) to ${where(index)}`);
+/**
+ * Attaches an XDP program; fails if one is already there (ours or someone else's), unless
+ * `replace` names the program expected there: then it is swapped atomically (XDP_FLAGS_REPLACE),
+ * and the call fails if another program took its place.
+ */
+export function attachXdp(index: number, progFd: number, mode: XdpMode, replace?: number): void {
+  if (replace === undefined) {
+    check(lib.bpf_xdp_attach(index, progFd, XDP_FLAGS[mode] | XDP_FLAGS_UPDATE_IF_NOEXIST, null),
+      () => `attach XDP (${mode} mode) to ${where(index)}`);
+    return;
+  }
+  // struct bpf_xdp_attach_opts { size_t sz; int old_prog_fd; }
+  const o = new Uint8Array(16);
+  new DataView(o.buffer).setBigUint64(0, 16n, true);
+  new DataView(o.buffer).setInt32(8, replace, true);
+  check(lib.bpf_xdp_attach(index, progFd, XDP_FLAGS[mode] | XDP_FLAGS_REPLACE, ptr(o)),
+    () => `replace the XDP (${mode} mode) program of ${where(index)}`);
+}
+
+/** The id of the XDP program attached in a mode (0: none). */
+export function xdpProgramId(index: number, mode: XdpMode): number {
+  const id = new Uint32Array(1);
+  if (lib.bpf_xdp_query_id(index, XDP_FLAGS[mode], ptr(id)) < 0) return 0;
+  return id[0]!;
+}
+
+/** The id of the program of our TC filter (handle 1, priority 1 unless told) on a hook (0: none). */
+export function tcProgramId(index: number, direction: TcDirection, opts: { priority?: number; handle?: number } = {}): number {
+  const o = tcOpts(0, opts.handle ?? 1, opts.priority ?? 1);
+  if (lib.bpf_tc_query(ptr(tcHook(index, direction)), ptr(o)) < 0) return 0;
+  return new DataView(o.buffer).getUint32(16, true);
+}
+
+/** Removes our TC filter from a hook (a previous daemon's), whatever program it runs. */
+export function detachTcFilter(index: number, direction: TcDirection, opts: { priority?: number; handle?: number } = {}): void {
+  lib.bpf_tc_detach(ptr(tcHook(index, direction)), ptr(tcOpts(0, opts.handle ?? 1, opts.priority ?? 1)));
 }
 
 export function detachXdp(index: number, mode: XdpMode): void {
@@ -78,7 +112,7 @@ export interface TcAttachment {
  * Returns a handle that detaches exactly this filter; the clsact qdisc is removed when the
  * last of our filters on the device goes away and we created it.
  */
-export function attachTc(index: number, direction: TcDirection, progFd: number, opts: { priority?: number; handle?: number } = {}): TcAttachment {
+export function attachTc(index: number, direction: TcDirection, progFd: number, opts: { priority?: number; handle?: number; replace?: boolean; ownsQdisc?: boolean } = {}): TcAttachment {
   const hook = tcHook(index, direction);
   const rc = lib.bpf_tc_hook_create(ptr(hook));
   const created = rc === 0;
@@ -86,13 +120,17 @@ export function attachTc(index: number, direction: TcDirection, progFd: number, 
   const handle = opts.handle ?? 1;
   const priority = opts.priority ?? 1;
   const o = tcOpts(progFd, handle, priority);
+  // Replace: a previous daemon's filter on the same handle and priority is swapped in place
+  // (packets never find the hook empty).
+  if (opts.replace) new DataView(o.buffer).setUint32(12, BPF_TC_F_REPLACE, true);
   try {
     check(lib.bpf_tc_attach(ptr(hook), ptr(o)), () => `attach TC ${direction} program to ${where(index)}`);
   } catch (e) {
     if (created) destroyClsactIfOurs(index);
     throw e;
   }
-  track(index, +1, created);
+  // ownsQdisc: a previous daemon created the clsact qdisc this filter replaces one of.
+  track(index, +1, created || !!opts.ownsQdisc);
   let attached = true;
   return {
     ifindex: index,
@@ -107,6 +145,11 @@ export function attachTc(index: number, direction: TcDirection, progFd: number, 
       if (track(index, -1, false)) destroyClsactIfOurs(index);
     },
   };
+}
+
+/** True when the clsact qdisc of a device is ours (created for our filters): the last of them removes it. */
+export function clsactOurs(index: number): boolean {
+  return users.get(index)?.ours ?? false;
 }
 
 /** Our filters per device, and whether we created its clsact qdisc. */

@@ -12,4 +12,6 @@ export { describeType, type CType, type CMember } from "./btf.ts";
 export { PacketSocket } from "./packet-socket.ts";
 export { withNetns } from "./netns.ts";
 export { programFdById, programInfo, closeProgramFd, type ProgramInfo } from "./prog-by-id.ts";
+export { pinFd, openPinned, closeFd } from "./pin.ts";
+export { xdpProgramId, tcProgramId, detachTcFilter, clsactOurs } from "./attach.ts";
 export { setLibbpfSink, withLibbpfMessages, type LibbpfLevel } from "./print.ts";

@@ -105,6 +105,12 @@ export class BpfObject {
     check(lib.bpf_map__reuse_fd(m, fd), `reuse map fd ${fd} as ${name} in ${this.name}`);
   }
 
+  /** A map's definition as the object declares it (known from open): what a reused map must match. */
+  mapSpec(name: string): { type: number; keySize: number; valueSize: number; maxEntries: number; flags: number } {
+    const m = checkPtr(lib.bpf_object__find_map_by_name(this.h, name), `find map ${name} in ${this.name}`);
+    return { type: lib.bpf_map__type(m), keySize: lib.bpf_map__key_size(m), valueSize: lib.bpf_map__value_size(m), maxEntries: lib.bpf_map__max_entries(m), flags: lib.bpf_map__map_flags(m) };
+  }
+
   hasMap(name: string): boolean {
     return !!lib.bpf_object__find_map_by_name(this.h, name);
   }

@@ -80,6 +80,8 @@ export class Fabric {
   private readonly cubes = new Map<string, FabricCube>();
   private readonly byId = new Map<number, FabricCube>();
   private readonly netdevs = new Map<string, NetdevUse>();
+  /** While a restart adopts a previous daemon's datapath, netdev hooks stay as they are (releaseHooks). */
+  private hooksHeld = false;
 
   constructor(
     private readonly runtime: DatapathRuntime,
@@ -117,7 +119,7 @@ export class Fabric {
         taken.push(slots[e]);
       }
       const { shadow, ...rest } = spec;
-      const cube: FabricCube = { ...rest, flavour, program: new CubeProgram(this.runtime, flavour, cubeId, slots, spec.kind === "transparent"), ports: new Map(), parent: "", twins: new Map(), span: false };
+      const cube: FabricCube = { ...rest, flavour, program: new CubeProgram(this.runtime, flavour, cubeId, slots, spec.kind === "transparent", spec.name), ports: new Map(), parent: "", twins: new Map(), span: false };
       if (shadow) {
         cube.shadow = ShadowNamespace.create(spec.name);
         cube.program.setFlags(CFG_SHADOW);
@@ -505,7 +507,19 @@ export class Fabric {
     await this.syncNetdevHooks();
   }
 
+  /** Leaves every netdev hook as it is (still the previous daemon's chains) until releaseHooks. */
+  holdHooks(): void {
+    this.hooksHeld = true;
+  }
+
+  /** Puts the hooks of the model in place: each replaces a previous daemon's on the same hook in one step. */
+  async releaseHooks(): Promise<void> {
+    this.hooksHeld = false;
+    await this.relink();
+  }
+
   private async syncNetdevHooks(): Promise<void> {
+    if (this.hooksHeld) return;
     // Netdevs that are some port's peer or carry transparent cubes need hooks.
     const wanted = new Map<string, { type: CubeType; ingress?: Hop; egress?: Hop }>();
     for (const c of this.cubes.values())

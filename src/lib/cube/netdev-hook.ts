@@ -1,6 +1,6 @@
 // A netdev's way into the chains: the pcn_entry program attached at its TC ingress or egress
 // hook, or as its XDP program, following one hop that the control plane keeps up to date.
-import { attachTc, attachXdp, detachXdp, ifindex, u32Bytes, type BpfObject, type TcAttachment, type XdpMode } from "../bpf/index.ts";
+import { attachTc, attachXdp, closeFd, clsactOurs, detachXdp, ifindex, u32Bytes, type BpfObject, type TcAttachment, type XdpMode } from "../bpf/index.ts";
 import { encodeHop, sameHop, type Hop } from "./hops.ts";
 import type { DatapathRuntime } from "./runtime.ts";
 
@@ -15,20 +15,28 @@ export class NetdevHook {
     readonly ifindex: number,
     readonly point: HookPoint,
     private readonly obj: BpfObject,
+    private readonly runtime: DatapathRuntime,
   ) {}
 
   static async attach(runtime: DatapathRuntime, netdev: string, point: HookPoint, hop: Hop): Promise<NetdevHook> {
     const index = ifindex(netdev);
     const obj = await runtime.load("pcn_entry", point.kind === "tc" ? "tc" : "xdp", {});
-    const h = new NetdevHook(netdev, index, point, obj);
+    const h = new NetdevHook(netdev, index, point, obj, runtime);
+    // A previous daemon's entry program still on this hook (a restart): replaced in one step.
+    const previous = runtime.pins?.previousHook(index, point);
     try {
       h.setHop(hop);
       const fd = obj.program("pcn_entry").fd;
       if (point.kind === "tc") {
-        const a: TcAttachment = attachTc(index, point.direction, fd);
+        const a: TcAttachment = attachTc(index, point.direction, fd, { replace: previous !== undefined, ownsQdisc: previous?.ownsQdisc });
         h.detachFn = () => a.detach();
       } else {
-        attachXdp(index, fd, point.mode);
+        try {
+          attachXdp(index, fd, point.mode, previous?.fd);
+        } catch (e) {
+          if (previous === undefined) throw e;
+          attachXdp(index, fd, point.mode); // another program took its place meanwhile: as new
+        }
         h.detachFn = () => {
           try {
             detachXdp(index, point.mode);
@@ -37,10 +45,13 @@ export class NetdevHook {
           }
         };
       }
+      runtime.pins?.recordHook(index, point, fd, point.kind === "tc" && clsactOurs(index));
       return h;
     } catch (e) {
       obj.close();
       throw e;
+    } finally {
+      if (previous !== undefined) closeFd(previous.fd);
     }
   }
 
@@ -54,6 +65,7 @@ export class NetdevHook {
     try {
       this.detachFn?.();
     } finally {
+      if (this.detachFn) this.runtime.pins?.forgetHook(this.ifindex, this.point);
       this.detachFn = undefined;
       this.obj.close();
     }

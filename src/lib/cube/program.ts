@@ -38,6 +38,8 @@ export class CubeProgram {
     /** Slot of each entry program, e.g. {pcn_ingress: 5}. */
     readonly slots: Record<string, number>,
     readonly transparent = false,
+    /** The cube's name: its state maps are pinned under it (runtime.pins). */
+    readonly cube?: string,
   ) {}
 
   get loaded(): boolean {
@@ -48,7 +50,7 @@ export class CubeProgram {
   async load(name: string, globals: Record<string, number | bigint | boolean>): Promise<void> {
     const keep = new Map<string, number>();
     if (this.obj) for (const m of this.obj.mapNames()) if (!m.includes(".") && !DatapathRuntime.isShared(m)) keep.set(m, this.obj.map(m).fd);
-    const next = await this.runtime.load(name, this.flavour, { ...globals, pcn_cube_id: this.cubeId }, keep);
+    const next = await this.runtime.load(name, this.flavour, { ...globals, pcn_cube_id: this.cubeId }, keep, this.cube);
     const previous = this.obj;
     this.obj = next;
     let newSlot: number | undefined;
@@ -171,5 +173,6 @@ export class CubeProgram {
     this.tcEgress = undefined;
     this.obj?.close();
     this.obj = undefined;
+    if (this.cube !== undefined) this.runtime.pins?.dropCube(this.cube);
   }
 }

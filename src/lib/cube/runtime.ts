@@ -1,8 +1,9 @@
 // The daemon's datapath runtime: the maps every object shares (one program array per flavour,
 // one ring buffer for packet-in and logs), program slots and cube ids, and loading a service's
 // object into them. One per daemon.
-import { BpfMap, BpfObject, embeddedObject, MapType, RingBufferReader } from "../bpf/index.ts";
+import { BpfMap, BpfObject, closeFd, embeddedObject, MapType, RingBufferReader, u32Bytes } from "../bpf/index.ts";
 import type { Flavour } from "./hops.ts";
+import type { PinStore } from "./pins.ts";
 
 /** Slots 1..1022 of pcn_nodes; 0 means "nothing" and 1023 is kept free, as in the original. */
 const FIRST_SLOT = 1;
@@ -28,6 +29,10 @@ class IdPool {
   give(i: number): void {
     this.used.delete(i);
   }
+  /** Marks an id taken (by a previous daemon's program still in place). */
+  hold(i: number): void {
+    this.used.add(i);
+  }
 }
 
 export class DatapathRuntime {
@@ -39,11 +44,45 @@ export class DatapathRuntime {
   };
   private readonly cubeIds = new IdPool(0, MAX_CUBE_ID, "cube id");
   private reader?: RingBufferReader;
+  /** Slots a previous daemon's programs still occupy (adopted program arrays): emptied by sweepStaleSlots. */
+  private readonly stale: Record<Flavour, number[]> = { tc: [], xdp: [] };
 
-  constructor() {
-    const progArray = (name: string) => BpfMap.create({ type: MapType.PROG_ARRAY, name, keySize: 4, valueSize: 4, maxEntries: 1024 });
+  /**
+   * pins: the maps are pinned (and, when adopting, the previous daemon's are reused: its
+   * programs keep running from their slots, which new cubes do not take until swept).
+   */
+  constructor(readonly pins?: PinStore) {
+    const make = (spec: { type: number; name: string; keySize: number; valueSize: number; maxEntries: number }) => (pins ? pins.sharedMap(spec) : BpfMap.create(spec));
+    const progArray = (name: string) => make({ type: MapType.PROG_ARRAY, name, keySize: 4, valueSize: 4, maxEntries: 1024 });
     this.nodes = { tc: progArray("pcn_nodes_tc"), xdp: progArray("pcn_nodes_xdp") };
-    this.events = BpfMap.create({ type: MapType.RINGBUF, name: "pcn_events", keySize: 0, valueSize: 0, maxEntries: RING_BYTES });
+    this.events = make({ type: MapType.RINGBUF, name: "pcn_events", keySize: 0, valueSize: 0, maxEntries: RING_BYTES });
+    if (pins?.adopting)
+      for (const f of ["tc", "xdp"] as const)
+        for (let slot = FIRST_SLOT; slot <= LAST_SLOT; slot++) {
+          let used = false;
+          try {
+            used = this.nodes[f].lookup(u32Bytes(slot)) !== undefined;
+          } catch {
+            used = false;
+          }
+          if (used) {
+            this.slots[f].hold(slot);
+            this.stale[f].push(slot);
+          }
+        }
+  }
+
+  /** After adoption: empties the slots of the previous daemon's programs that nothing reaches any more. */
+  sweepStaleSlots(): number {
+    let n = 0;
+    for (const f of ["tc", "xdp"] as const) {
+      for (const slot of this.stale[f]) {
+        this.releaseSlot(f, slot);
+        n++;
+      }
+      this.stale[f] = [];
+    }
+    return n;
   }
 
   /** Starts delivering ring-buffer records (packet-in and datapath logs). */
@@ -53,7 +92,15 @@ export class DatapathRuntime {
   }
 
   takeSlot(flavour: Flavour): number {
-    return this.slots[flavour].take();
+    try {
+      return this.slots[flavour].take();
+    } catch (e) {
+      // Adopting with more than half the slots in use: a previous daemon's slot is overwritten
+      // (its chain may drop packets until the hooks switch) rather than a cube refused.
+      const slot = this.stale[flavour].pop();
+      if (slot === undefined) throw e;
+      return slot;
+    }
   }
 
   /** Empties a slot: tail calls to it fail from now on, and the packets are dropped. */
@@ -75,33 +122,42 @@ export class DatapathRuntime {
    * makes the maps named in `keep` reuse existing ones (a reload keeps its state), sets the
    * read-only globals, and loads it.
    */
-  async load(name: string, flavour: Flavour, globals: Record<string, number | bigint | boolean>, keep: Map<string, number> = new Map()): Promise<BpfObject> {
-    return this.loadBytes(await embeddedObject(`${name}.${flavour}`), name, flavour, globals, keep);
+  async load(name: string, flavour: Flavour, globals: Record<string, number | bigint | boolean>, keep: Map<string, number> = new Map(), pinFor?: string): Promise<BpfObject> {
+    return this.loadBytes(await embeddedObject(`${name}.${flavour}`), name, flavour, globals, keep, pinFor);
   }
 
   /** As load(), from an object's bytes (a plug-in's, checked before it is registered). */
-  loadBytes(bytes: Uint8Array, name: string, flavour: Flavour, globals: Record<string, number | bigint | boolean>, keep: Map<string, number> = new Map()): BpfObject {
+  loadBytes(bytes: Uint8Array, name: string, flavour: Flavour, globals: Record<string, number | bigint | boolean>, keep: Map<string, number> = new Map(), pinFor?: string): BpfObject {
     const obj = BpfObject.open(bytes, name);
+    // pinFor (a cube's name): its state maps are pinned; a first load adopts the pinned ones.
+    let adopted = new Map<string, number>();
     try {
+      if (pinFor !== undefined && this.pins && keep.size === 0) adopted = this.pins.adoptMaps(pinFor, name, obj);
       for (const m of SHARED_MAPS) if (obj.hasMap(m)) obj.reuseMap(m, m === "pcn_nodes" ? this.nodes[flavour].fd : this.events.fd);
       for (const [m, fd] of keep) if (obj.hasMap(m)) obj.reuseMap(m, fd);
+      for (const [m, fd] of adopted) obj.reuseMap(m, fd);
       obj.setGlobals(globals);
       obj.load();
-      return obj;
     } catch (e) {
       obj.close();
       throw e;
+    } finally {
+      for (const fd of adopted.values()) closeFd(fd); // libbpf holds its own copies
     }
+    if (pinFor !== undefined && this.pins) this.pins.pinMaps(pinFor, name, obj);
+    return obj;
   }
 
   static isShared(map: string): boolean {
     return (SHARED_MAPS as readonly string[]).includes(map);
   }
 
-  async close(): Promise<void> {
+  /** keepPins: the pinned maps stay (a restart that keeps forwarding); else the pins go too. */
+  async close(keepPins = false): Promise<void> {
     await this.reader?.stop();
     this.nodes.tc.close();
     this.nodes.xdp.close();
     this.events.close();
+    if (!keepPins) this.pins?.removeAll();
   }
 }

@@ -174,6 +174,17 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
     }
   };
 
+  // Maps a restarted daemon adopted (docs/datapath.md, "Restarts"): the ports keep their MACs
+  // (the hosts' ARP caches name them) and the learned ARP entries carry over.
+  const names = new Map(ctx.ports().map((p) => [p.id, p.name]));
+  for (const [id, v] of await typedMap(ctx, "router_port", u32, portValue).entries()) {
+    const n = names.get(id);
+    if (n) macs.set(n, v.mac);
+  }
+  for (const [ip, v] of await typedMap(ctx, "arp_table", ipv4, arpValue).entries()) {
+    const n = names.get(v.port);
+    if (n) arp.learn(ip, v.mac, n);
+  }
   await sync(config);
   follower?.start();
   const timer = setInterval(() => expire().catch((e) => ctx.log.warn(`ARP queue: ${e}`)), 1000);
