@@ -129,6 +129,7 @@ describe("a service loaded at run time from a plug-in package", () => {
     expect((await daemon.cli(["pf1", "ports", "add", "p2", `peer=${h2.outer}`])).code).toBe(0);
     expect(topo.ping(h1, h2.ip, 3)).toBe(true);
     expect((await daemon.request("GET", "/plugfwd/pf1/note/")).json()).toBe("hello");
+    expect((await daemon.cli(["pf1", "show", "note"])).out.trim()).toBe("hello");
   });
 
   test("its XDP build loads too", async () => {
@@ -262,6 +263,9 @@ describe("the same package as a remote service", () => {
       expect((await daemon.cli(["pfr", "ports", "add", "p2", `peer=${h2.outer}`])).code).toBe(0);
       expect(topo.ping(h1, h2.ip, 3)).toBe(true);
       expect((await daemon.request("GET", "/plugfwd/pfr/note/")).json()).toBe("remote");
+      const shown = await daemon.cli(["pfr", "show"]);
+      expect(shown.code).toBe(0);
+      expect(shown.out).toMatch(/note: remote/);
       // Its objects go with it: once it is removed, the name is free for the package as a plug-in.
       expect((await daemon.cli(["services", "del", "plugfwd"])).code).toBe(0);
       expect(topo.ping(h1, h2.ip, 1)).toBe(false);
