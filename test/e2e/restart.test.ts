@@ -138,6 +138,39 @@ describe("restart with --cubes-dump-enable", () => {
   }, 60000);
 });
 
+describe("a firewall across a restart", () => {
+  test("its rules keep deciding through SIGTERM and SIGKILL, its sessions stay, and edits after the restart take effect", async () => {
+    await ok("DELETE", "/router/r/");
+    await ok("DELETE", "/simplebridge/br/");
+    await build();
+    await ok("POST", "/firewall/fwr/", {});
+    await ok("POST", "/attach", { cube: "fwr", port: "r:p2" });
+    // Pings from h1 pass; a rule drops those to h2 from a source h1 does not use.
+    await ok("POST", "/firewall/fwr/chain/EGRESS/append/", { src: "10.241.1.99", l4proto: "ICMP", action: "DROP" });
+    await ok("POST", "/firewall/fwr/chain/EGRESS/append/", { src: h1.ip, l4proto: "ICMP", action: "ACCEPT" });
+    await ok("PATCH", "/firewall/fwr/chain/EGRESS/default/", "DROP");
+    expect(topo.ping(h1, h2.ip, 2)).toBe(true);
+    await Bun.sleep(200);
+    for (const restart of [() => daemon.stop().then(() => undefined), () => daemon.kill()]) {
+      const r = await pingThrough(async () => {
+        await restart();
+        await daemon.start(opts);
+      });
+      expect(r.sent - r.received).toBe(0);
+      const sessions = ((await ok("GET", "/firewall/fwr/session-table/")) ?? []).filter((e: { src?: string }) => e.src);
+      expect(sessions.map((e: { src: string; l4proto: string }) => `${e.src} ${e.l4proto}`)).toContain(`${h1.ip} ICMP`);
+    }
+    // Rules changed after the restart decide: with the ACCEPT rule gone, the default drops.
+    const rules = ((await ok("GET", "/firewall/fwr/chain/EGRESS/rule/")) ?? []).filter((e: { id?: number }) => e.id !== undefined);
+    expect(rules.map((e: { src: string }) => e.src)).toEqual(["10.241.1.99", h1.ip]);
+    await ok("DELETE", "/firewall/fwr/chain/EGRESS/rule/1/");
+    expect(topo.ping(h1, h2.ip, 1)).toBe(false);
+    await ok("POST", "/firewall/fwr/chain/EGRESS/append/", { src: h1.ip, action: "ACCEPT" });
+    expect(topo.ping(h1, h2.ip, 2)).toBe(true);
+    await ok("DELETE", "/firewall/fwr/");
+  }, 60000);
+});
+
 describe("without --cubes-dump-enable", () => {
   test("a killed daemon's orphans are removed by the next one; SIGTERM leaves nothing", async () => {
     await daemon.stop(); // with the option: everything stays pinned

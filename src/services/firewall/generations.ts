@@ -23,11 +23,26 @@ export class Generations {
   /** Written to the active generation only, keyed by the entry's bytes without the slot. */
   private behind = new Map<string, EntryChange>();
   private tuplesBehind = false;
+  /** The tuple list last published. */
+  private tuplesNow?: Tuple[];
+  /** Slots that may still hold a previous daemon's entries: emptied before they are next written. */
+  private stale = new Set<number>();
 
   constructor(private readonly maps: ChainMaps, private readonly chain: number) {}
 
   private slot(gen: number): number {
     return (gen << 1) | this.chain;
+  }
+
+  /**
+   * Takes over maps a previous daemon left forwarding (a restart that keeps the datapath): the
+   * generation it made active stays active until the first publish, and each generation is
+   * emptied of the previous daemon's entries right before it is first written.
+   */
+  async adopt(): Promise<void> {
+    const h = await this.maps.active.get(u32(this.chain));
+    this.gen = h ? new DataView(h.buffer, h.byteOffset, h.byteLength).getUint32(0, true) & 1 : 0;
+    this.stale = new Set([this.slot(0), this.slot(1)]);
   }
 
   /** Writes the default action into the active generation's header (one word: atomic). */
@@ -41,6 +56,11 @@ export class Generations {
     if (wait > 0) await Bun.sleep(wait);
     const idle = this.gen ^ 1;
     const slot = this.slot(idle);
+    const wasStale = this.stale.delete(slot);
+    if (wasStale) {
+      const old = (await this.maps.rules.entries()).filter(([k]) => k[0] === slot).map(([k]) => k);
+      if (old.length) await deleteAll(this.maps.rules, old);
+    }
     const pending = new Map(this.behind);
     const fresh = new Map<string, EntryChange>();
     for (const c of changes) {
@@ -56,7 +76,7 @@ export class Generations {
     }
     if (dels.length) await deleteAll(this.maps.rules, dels);
     if (sets.length) await setAll(this.maps.rules, sets);
-    if (tuples || this.tuplesBehind) await this.maps.tuples.set(u32(slot), encodeTupleSet(tuples ?? this.tuplesNow!));
+    if (tuples || this.tuplesBehind || wasStale) await this.maps.tuples.set(u32(slot), encodeTupleSet(tuples ?? this.tuplesNow ?? []));
     if (tuples) this.tuplesNow = tuples;
     await this.maps.active.set(u32(this.chain), header(idle, defaultAction)); // the switch
     this.gen = idle;
@@ -65,7 +85,6 @@ export class Generations {
     this.tuplesBehind = tuples !== undefined;
   }
 
-  private tuplesNow?: Tuple[];
 }
 
 function u32(n: number): Uint8Array {

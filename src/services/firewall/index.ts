@@ -127,6 +127,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
 
   await cfgMap.set(u32(0), encodeConfig(mode, timeouts));
   for (const [i, c] of CHAINS.entries()) {
+    await chains[c].gens.adopt();
     chains[c].chain.apply(initial[i]!.edits, (n) => `chain[${c}].rule[${n}]`);
     await counters.set(u32(counterIndex(c, RULES_MAX)), zero);
     await publish(c);
