@@ -39,6 +39,8 @@ export interface TupleChange<K, M> {
 export interface TupleSpaceSpec<M extends Ranked, S extends Shape, K> {
   /** How many tuples the datapath searches. */
   maxTuples: number;
+  /** Tuple ids handed out, 0..ids-1 (default maxTuples: ids index the datapath's array). */
+  ids?: number;
   shape(m: M): S;
   /** The exact-match key inside its tuple (without the tuple id). */
   key(m: M): K;
@@ -69,7 +71,8 @@ export class TupleSpace<M extends Ranked, S extends Shape, K> {
   private tuplesChanged = false;
 
   constructor(private readonly spec: TupleSpaceSpec<M, S, K>) {
-    this.freeIds = Array.from({ length: spec.maxTuples }, (_, i) => spec.maxTuples - 1 - i);
+    const n = spec.ids ?? spec.maxTuples;
+    this.freeIds = Array.from({ length: n }, (_, i) => n - 1 - i);
   }
 
   get tupleCount(): number {
@@ -90,7 +93,7 @@ export class TupleSpace<M extends Ranked, S extends Shape, K> {
     const { shape, key, ks } = this.ids(m);
     let t = this.tuples.get(shape.sig);
     if (!t) {
-      const id = this.freeIds.pop();
+      const id = this.tuples.size < this.spec.maxTuples ? this.freeIds.pop() : undefined;
       if (id === undefined) throw this.spec.tooMany();
       t = { ...shape, id, count: 0, best: m.rank };
       this.tuples.set(shape.sig, t);
