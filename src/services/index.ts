@@ -10,7 +10,8 @@ import pbforwarder from "./pbforwarder/index.ts";
 import lbrp from "./lbrp/index.ts";
 import router from "./router/index.ts";
 import simplebridge from "./simplebridge/index.ts";
+import synflood from "./synflood/index.ts";
 import simpleforwarder from "./simpleforwarder/index.ts";
 import transparenthelloworld from "./transparenthelloworld/index.ts";
 
-export const builtinServices: ServiceModule[] = [simplebridge, simpleforwarder, router, helloworld, transparenthelloworld, bridge, ddosmitigator, firewall, lbrp, nat, packetcapture, pbforwarder];
+export const builtinServices: ServiceModule[] = [simplebridge, simpleforwarder, router, helloworld, transparenthelloworld, bridge, ddosmitigator, firewall, lbrp, nat, packetcapture, pbforwarder, synflood];
