@@ -3,10 +3,10 @@
 // add <id> ...`) and REST; 2, 10 and 100 rules with the deciding ones last; untagged and tagged
 // traffic; FORWARD, DROP and SLOWPATH (logged as the original); rule order by id; updates and
 // deletes followed by the datapath; bad input refused naming the field, nothing changed.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { spawnSync } from "bun";
 import { Daemon } from "../lib/daemon.ts";
-import { hooksOn, logSince, okRequester } from "../lib/datapath.ts";
+import { daemonAround, hooksOn, logSince, okRequester } from "../lib/datapath.ts";
 import { Topology, sh, type Host } from "../lib/netns.ts";
 
 const topo = new Topology("tpb");
@@ -85,20 +85,10 @@ async function cube(pb: string, type: string): Promise<void> {
   await cli([pb, "ports", "add", "p3", `peer=${h3.outer}`]);
 }
 
-beforeAll(async () => {
+daemonAround(daemon, topo, () => {
   h1 = topo.host(1, "10.246.0.1/24");
   h2 = topo.host(2, "10.246.0.2/24");
   h3 = topo.host(3, "10.246.0.3/24");
-  await daemon.start();
-});
-
-afterAll(async () => {
-  try {
-    await daemon.stop();
-  } finally {
-    topo.cleanup();
-    daemon.cleanup();
-  }
 });
 
 for (const type of ["TC", "XDP_SKB"]) {
@@ -186,6 +176,7 @@ for (const type of ["TC", "XDP_SKB"]) {
         await ok("POST", `/pbforwarder/${pb}/rules/401/`, { dst_mac: h1.mac, action: "FORWARD", out_port: "p1" });
         await ok("POST", `/pbforwarder/${pb}/rules/402/`, { dst_mac: h2.mac, action: "FORWARD", out_port: "p2" });
         expect((await rules(pb)).length).toBe(100);
+        expect((await daemon.request("GET", "/metrics")).text).toContain(`pbforwarder_rules_number_rules{cubeName="${pb}"} 100.000000`);
         expect(ping(h1, h2.ip)).toBe(true);
 
         // UDP: a port rule in front drops that port only.
