@@ -6,10 +6,12 @@ import firewall from "./firewall/index.ts";
 import helloworld from "./helloworld/index.ts";
 import nat from "./nat/index.ts";
 import packetcapture from "./packetcapture/index.ts";
+import pbforwarder from "./pbforwarder/index.ts";
 import lbrp from "./lbrp/index.ts";
 import router from "./router/index.ts";
 import simplebridge from "./simplebridge/index.ts";
+import synflood from "./synflood/index.ts";
 import simpleforwarder from "./simpleforwarder/index.ts";
 import transparenthelloworld from "./transparenthelloworld/index.ts";
 
-export const builtinServices: ServiceModule[] = [simplebridge, simpleforwarder, router, helloworld, transparenthelloworld, bridge, ddosmitigator, firewall, lbrp, nat, packetcapture];
+export const builtinServices: ServiceModule[] = [simplebridge, simpleforwarder, router, helloworld, transparenthelloworld, bridge, ddosmitigator, firewall, lbrp, nat, packetcapture, pbforwarder, synflood];

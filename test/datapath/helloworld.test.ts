@@ -1,9 +1,9 @@
 // helloworld through the real daemon: two hosts in their own namespaces, one cube between them.
 // FORWARD pings, DROP does not, SLOWPATH reaches the control plane (which logs it only), in TC and XDP_SKB;
 // a third port is refused; deleting the cube leaves no program on the hosts' interfaces.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { Daemon } from "../lib/daemon.ts";
-import { hooksOn, logSince as logAfter, okRequester } from "../lib/datapath.ts";
+import { daemonAround, hooksOn, logSince as logAfter, okRequester } from "../lib/datapath.ts";
 import { Topology, type Host } from "../lib/netns.ts";
 
 const topo = new Topology("thw");
@@ -13,19 +13,9 @@ const logSince = (mark: number) => logAfter(daemon, mark);
 let h1: Host;
 let h2: Host;
 
-beforeAll(async () => {
+daemonAround(daemon, topo, () => {
   h1 = topo.host(1, "10.206.0.1/24");
   h2 = topo.host(2, "10.206.0.2/24");
-  await daemon.start();
-});
-
-afterAll(async () => {
-  try {
-    await daemon.stop();
-  } finally {
-    topo.cleanup();
-    daemon.cleanup();
-  }
 });
 
 describe("helloworld between two hosts", () => {

@@ -3,9 +3,9 @@
 // action stop them, SLOWPATH hands them to the control plane (which logs them, as the
 // original); the original's CLI sequence (an entry switched to FORWARD before its outport is
 // set); bad entries refused with nothing changed; a deleted port's entries not blocking others.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { Daemon } from "../lib/daemon.ts";
-import { hooksOn, logSince, okRequester } from "../lib/datapath.ts";
+import { daemonAround, hooksOn, logSince, okRequester } from "../lib/datapath.ts";
 import { Topology, sh, type Host } from "../lib/netns.ts";
 
 const topo = new Topology("tsf");
@@ -35,20 +35,10 @@ async function cli(words: string[]): Promise<void> {
   if (r.code !== 0) throw new Error(`polycubectl ${words.join(" ")}: ${r.err}`);
 }
 
-beforeAll(async () => {
+daemonAround(daemon, topo, () => {
   h1 = topo.host(1, "10.217.0.1/24");
   h2 = topo.host(2, "10.217.0.2/24");
   h3 = topo.host(3, "10.217.0.3/24");
-  await daemon.start();
-});
-
-afterAll(async () => {
-  try {
-    await daemon.stop();
-  } finally {
-    topo.cleanup();
-    daemon.cleanup();
-  }
 });
 
 for (const type of ["TC", "XDP_SKB"]) {

@@ -1,5 +1,6 @@
 // Helpers for datapath tests through the real daemon: which interfaces carry programs, REST
 // calls that must succeed, and the daemon log written since a mark.
+import { afterAll, beforeAll } from "bun:test";
 import type { Daemon } from "./daemon.ts";
 import { hooks } from "./bpftool.ts";
 
@@ -21,4 +22,20 @@ export function okRequester(daemon: Daemon) {
 export async function logSince(daemon: Daemon, mark: number, settleMs = 300): Promise<string> {
   await Bun.sleep(settleMs);
   return daemon.log().slice(mark);
+}
+
+/** The usual life of a datapath test file: `setup` (hosts...) and the daemon before all, everything removed after. */
+export function daemonAround(daemon: Daemon, topo: { cleanup(): void }, setup: () => void): void {
+  beforeAll(async () => {
+    setup();
+    await daemon.start();
+  });
+  afterAll(async () => {
+    try {
+      await daemon.stop();
+    } finally {
+      topo.cleanup();
+      daemon.cleanup();
+    }
+  });
 }

@@ -1,9 +1,10 @@
 // The tuple space the datapath searches (firewall.bpf.c explains the design): rules grouped by
-// the shape of their conditions, one exact-match entry per rule inside its tuple. This module
-// keeps that structure for one chain as rules come and go, and records which map entries and
-// whether the tuple list changed, so that a change costs map writes in proportion to itself.
+// the shape of their conditions, one exact-match entry per rule inside its tuple. The generic
+// bookkeeping is src/lib/classifier/tuple-space.ts (shared with pbforwarder); this module gives
+// it the firewall's shapes and keys and encodes them as firewall.bpf.c lays them out.
 // Pure: the writer (generations.ts) turns the records into map writes.
 import { ServiceError } from "../../lib/sdk/types.ts";
+import { firstMatch, TupleSpace as GenericTupleSpace, type Tuple as GenericTuple, type TupleChange } from "../../lib/classifier/tuple-space.ts";
 import { mask, type Rule } from "./rules.ts";
 
 /** FW_TUPLES_MAX, FW_RULES_MAX in firewall.bpf.c */
@@ -19,18 +20,6 @@ export interface Placed {
   rank: number;
   counter: number;
   action: number;
-}
-
-export interface Tuple {
-  sig: string;
-  id: number;
-  srcLen: number;
-  dstLen: number;
-  use: number;
-  flagsMask: number;
-  count: number;
-  /** No rule of the tuple has a lower rank (a bound: it is not raised when rules leave). */
-  best: number;
 }
 
 export interface EntryKey {
@@ -56,12 +45,9 @@ export interface EntryChange {
   value: EntryValue | null;
 }
 
-interface Entry {
-  sig: string;
-  key: Omit<EntryKey, "tuple">;
-  /** Rules with this exact key, best rank first: the first decides, the others wait behind it. */
-  members: Placed[];
-}
+type Shape = ReturnType<typeof shapeOf>;
+type Key = Omit<EntryKey, "tuple">;
+export type Tuple = GenericTuple<Shape>;
 
 export function shapeOf(r: Rule): { sig: string; srcLen: number; dstLen: number; use: number; flagsMask: number } {
   const srcLen = r.srcNet?.[1] ?? 0;
@@ -76,112 +62,59 @@ export function shapeOf(r: Rule): { sig: string; srcLen: number; dstLen: number;
   return { sig: `${srcLen}/${dstLen}/${use}/${flagsMask}`, srcLen, dstLen, use, flagsMask };
 }
 
-function entryKeyOf(r: Rule): Omit<EntryKey, "tuple"> {
+function entryKeyOf(r: Rule): Key {
   return {
     src: r.srcNet?.[0] ?? 0, dst: r.dstNet?.[0] ?? 0, proto: r.proto ?? 0,
     sport: r.sport ?? 0, dport: r.dport ?? 0, flags: r.flags?.[1] ?? 0, ct: r.ct ?? 0,
   };
 }
 
+function toEntry(c: TupleChange<Key, Placed>): EntryChange {
+  const h = c.head;
+  return { key: { ...c.key, tuple: c.tuple }, value: h ? { rank: h.rank, counter: h.counter, action: h.action } : null };
+}
+
+/** One chain's tuple space (src/lib/classifier), with the firewall's shapes, keys and entry values. */
 export class TupleSpace {
-  private readonly tuples = new Map<string, Tuple>();
-  private readonly entries = new Map<string, Entry>();
-  private readonly freeIds: number[] = Array.from({ length: TUPLES_MAX }, (_, i) => TUPLES_MAX - 1 - i);
-  private changes = new Map<string, EntryChange>();
-  private tuplesChanged = false;
+  private readonly space = new GenericTupleSpace<Placed, Shape, Key>({
+    maxTuples: TUPLES_MAX,
+    shape: (p) => shapeOf(p.rule),
+    key: (p) => entryKeyOf(p.rule),
+    keyId: (k) => `${k.src}|${k.dst}|${k.proto}|${k.sport}|${k.dport}|${k.flags}|${k.ct}`,
+    tooMany: () => new ServiceError(`the chain's rules would need more than ${TUPLES_MAX} different combinations of prefix lengths, fields and TCP flags; merge or simplify rules`, 400, "too-many-elements", "rule"),
+  });
 
   get tupleCount(): number {
-    return this.tuples.size;
+    return this.space.tupleCount;
   }
 
   add(p: Placed): void {
-    const shape = shapeOf(p.rule);
-    let t = this.tuples.get(shape.sig);
-    if (!t) {
-      const id = this.freeIds.pop();
-      if (id === undefined) {
-        throw new ServiceError(`the chain's rules would need more than ${TUPLES_MAX} different combinations of prefix lengths, fields and TCP flags; merge or simplify rules`, 400, "too-many-elements", "rule");
-      }
-      t = { ...shape, id, count: 0, best: p.rank };
-      this.tuples.set(shape.sig, t);
-      this.tuplesChanged = true;
-    }
-    t.count++;
-    if (p.rank < t.best) {
-      t.best = p.rank;
-      this.tuplesChanged = true;
-    }
-    const key = entryKeyOf(p.rule);
-    const ks = `${shape.sig}|${key.src}|${key.dst}|${key.proto}|${key.sport}|${key.dport}|${key.flags}|${key.ct}`;
-    let e = this.entries.get(ks);
-    if (!e) {
-      e = { sig: shape.sig, key, members: [] };
-      this.entries.set(ks, e);
-    }
-    // Usually the only member; duplicates of a key are rare, so a linear insert is fine.
-    let i = 0;
-    while (i < e.members.length && e.members[i]!.rank < p.rank) i++;
-    e.members.splice(i, 0, p);
-    if (i === 0) this.record(ks, e);
+    this.space.add(p);
   }
 
   remove(p: Placed): void {
-    const shape = shapeOf(p.rule);
-    const key = entryKeyOf(p.rule);
-    const ks = `${shape.sig}|${key.src}|${key.dst}|${key.proto}|${key.sport}|${key.dport}|${key.flags}|${key.ct}`;
-    const e = this.entries.get(ks);
-    const i = e ? e.members.indexOf(p) : -1;
-    if (!e || i < 0) throw new Error("firewall: removing a rule the tuple space does not hold");
-    e.members.splice(i, 1);
-    const t = this.tuples.get(shape.sig)!;
-    if (!e.members.length) {
-      this.entries.delete(ks);
-      this.changes.set(ks, { key: { ...key, tuple: t.id }, value: null });
-    } else if (i === 0) {
-      this.record(ks, e);
-    }
-    if (--t.count === 0) {
-      this.tuples.delete(shape.sig);
-      this.freeIds.push(t.id);
-      this.tuplesChanged = true;
-    }
-  }
-
-  private record(ks: string, e: Entry): void {
-    const head = e.members[0]!;
-    const t = this.tuples.get(e.sig)!;
-    this.changes.set(ks, { key: { ...e.key, tuple: t.id }, value: { rank: head.rank, counter: head.counter, action: head.action } });
+    this.space.remove(p);
   }
 
   /** The entry writes and whether the tuple list changed since the last call. */
   take(): { entries: EntryChange[]; tuplesChanged: boolean } {
-    const out = { entries: [...this.changes.values()], tuplesChanged: this.tuplesChanged };
-    this.changes = new Map();
-    this.tuplesChanged = false;
-    return out;
+    const t = this.space.take();
+    return { entries: t.entries.map(toEntry), tuplesChanged: t.tuplesChanged };
   }
 
   /** Every entry as it should be: for a rewrite from scratch. */
   all(): EntryChange[] {
-    return [...this.entries.values()].map((e) => {
-      const head = e.members[0]!;
-      return { key: { ...e.key, tuple: this.tuples.get(e.sig)!.id }, value: { rank: head.rank, counter: head.counter, action: head.action } };
-    });
+    return this.space.all().map(toEntry);
   }
 
   /** The tuples in search order: lowest possible rank first. */
   list(): Tuple[] {
-    return [...this.tuples.values()].sort((a, b) => a.best - b.best || a.id - b.id);
+    return this.space.list();
   }
 
   /** Recomputes each tuple's bound exactly (after ranks were renumbered). */
   rebound(): void {
-    for (const t of this.tuples.values()) t.best = Infinity;
-    for (const e of this.entries.values()) {
-      const t = this.tuples.get(e.sig)!;
-      t.best = Math.min(t.best, e.members[0]!.rank);
-    }
-    this.tuplesChanged = true;
+    this.space.rebound();
   }
 }
 
@@ -191,12 +124,10 @@ export class TupleSpace {
  */
 export function search(space: TupleSpace, entryOf: (k: EntryKey) => EntryValue | undefined, p: { src: number; dst: number; proto: number; sport?: number; dport?: number; flags?: number; ct?: number }): EntryValue | undefined {
   const hasPorts = p.proto === 6 || p.proto === 17;
-  let best: EntryValue | undefined;
-  for (const t of space.list()) {
-    if (best && t.best >= best.rank) break;
-    if (t.use & NEED_PORTS && !hasPorts) continue;
-    if (t.use & NEED_TCP && p.proto !== 6) continue;
-    const v = entryOf({
+  return firstMatch(space.list(), (t) => {
+    if (t.use & NEED_PORTS && !hasPorts) return undefined;
+    if (t.use & NEED_TCP && p.proto !== 6) return undefined;
+    return entryOf({
       tuple: t.id,
       src: (p.src & mask(t.srcLen)) >>> 0,
       dst: (p.dst & mask(t.dstLen)) >>> 0,
@@ -206,9 +137,7 @@ export function search(space: TupleSpace, entryOf: (k: EntryKey) => EntryValue |
       flags: (p.flags ?? 0) & t.flagsMask,
       ct: t.use & USE_CT ? p.ct ?? 0 : 0,
     });
-    if (v && (!best || v.rank < best.rank)) best = v;
-  }
-  return best;
+  });
 }
 
 // ---- the datapath's layout ---------------------------------------------------------------
