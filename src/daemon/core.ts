@@ -245,6 +245,10 @@ export class Core implements DaemonCore {
     return c ? structuredClone(c.config) : undefined;
   }
 
+  cubeConfigShared(name: string): JsonObject | undefined {
+    return this.cubes.get(name)?.config;
+  }
+
   async readCube(name: string): Promise<JsonObject> {
     const c = this.must(name);
     let out: JsonObject = structuredClone(c.config);
@@ -312,7 +316,7 @@ export class Core implements DaemonCore {
     daemonLog.info(`cube ${name} (${service}, ${type}) created`);
   }
 
-  async updateCube(name: string, next: JsonObject, known?: Change[]): Promise<void> {
+  async updateCube(name: string, next: JsonObject, known?: Change[], opts?: { handOver?: boolean }): Promise<void> {
     const c = this.must(name);
     const svc = this.svcs.get(c.service)!;
     const before = c.config;
@@ -330,7 +334,7 @@ export class Core implements DaemonCore {
       if (c.fabric.kind === "standard") await this.syncPorts(c, portsOf(before));
       throw e;
     }
-    c.config = structuredClone(next);
+    c.config = opts?.handOver ? next : structuredClone(next);
     if (svc.module.ownsConfig) await this.adoptServiceConfig(name);
     this.recordStacks();
     this.setLogLevel(c, String(next.loglevel ?? "INFO") as LogLevel);
