@@ -76,7 +76,7 @@ export function copyPath(root: SchemaNode, doc: JsonObject, steps: PathStep[]): 
     const v = cur[s.node];
     if (s.keys) {
       if (!Array.isArray(v)) return { next, copied };
-      const arr = [...v];
+      const arr = v.slice(); // (a spread, then a push, costs four times as much at 10k entries)
       const ix = indexOf(node, v, true);
       if (ix) indexes.set(arr, ix);
       copied.push(v);
