@@ -268,6 +268,20 @@ export class Core implements DaemonCore {
     return out;
   }
 
+  async readEntry(name: string, steps: PathStep[], configAt: (config: JsonObject) => Json | undefined): Promise<{ value?: Json } | undefined> {
+    const c = this.must(name);
+    // Ports carry the framework's state too (uuid, status, peer): readCube() has it.
+    if (!c.control.stateAt || steps[0]?.node === "ports") return undefined;
+    const s = await this.serviceCall(c, () => c.control.stateAt!(steps));
+    if (!s) return undefined;
+    // As overlay(): entries named by `name` merge with their configuration; other lists are the service's.
+    const keys = Object.keys(steps.at(-1)?.keys ?? {});
+    if (keys.length !== 1 || keys[0] !== "name") return s;
+    const base = configAt(c.config);
+    if (base === undefined) return s;
+    return { value: s.value === undefined ? structuredClone(base) : overlay(structuredClone(base), s.value) };
+  }
+
   /** A service's own failure is a 5xx naming it, unless it chose its status. */
   private async serviceCall<T>(c: { service: string }, fn: () => T | Promise<T>): Promise<T> {
     try {

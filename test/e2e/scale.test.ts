@@ -74,6 +74,22 @@ describe(`a ${N}-entry FDB and a ${ROUTES}-route table`, () => {
     expect(await routes("scr1")).toEqual(rBefore);
   }, 120_000);
 
+  test("a GET of one entry or leaf shows what the GET of the list shows", async () => {
+    const list = (await ok("GET", "/simplebridge/scb1/fdb/entry/")) as Array<Record<string, unknown>>;
+    const e = list.find((x) => x.address === mac(7))!;
+    const one = (await ok("GET", `/simplebridge/scb1/fdb/entry/${mac(7)}/`)) as Record<string, unknown>;
+    expect({ ...one, _links: undefined }).toEqual({ ...e, _links: undefined });
+    expect(await ok("GET", `/simplebridge/scb1/fdb/entry/${mac(7).toUpperCase()}/port/`)).toBe("p2");
+    expect((await daemon.request("GET", `/simplebridge/scb1/fdb/entry/${mac(N + 3)}/`)).status).toBe(409);
+    const routesList = (await ok("GET", "/router/scr1/route/")) as Array<Record<string, unknown>>;
+    const r = routesList.find((x) => x.network === net(9))!;
+    const path = `/router/scr1/route/${encodeURIComponent(net(9))}/${r.nexthop}/`;
+    const oneRoute = (await ok("GET", path)) as Record<string, unknown>;
+    expect({ ...oneRoute, _links: undefined }).toEqual({ ...r, _links: undefined });
+    expect(await ok("GET", `${path}pathcost/`)).toBe(1);
+    expect((await daemon.request("GET", `/router/scr1/route/${encodeURIComponent(net(9))}/10.1.0.250/`)).status).toBe(409);
+  }, 60_000);
+
   test("writes to one cube: none is lost, and each sees the one before it", async () => {
     const K = 100;
     // K chains run at once, each create -> change -> change back -> delete of its own entry,

@@ -70,6 +70,13 @@ export interface DaemonCore {
   cubeConfigShared?(name: string): JsonObject | undefined;
   /** Configuration plus state, as a GET of the cube shows it. */
   readCube(name: string): Promise<JsonObject>;
+  /**
+   * One list entry (`steps` ends with a keyed step) as readCube() would show it, read alone
+   * when the cube's service can (CubeControl.stateAt): `{ value }` (no value: no such entry),
+   * or undefined when it cannot (then readCube()). `configAt` picks the entry from a stored
+   * configuration.
+   */
+  readEntry?(name: string, steps: PathStep[], configAt: (config: JsonObject) => Json | undefined): Promise<{ value?: Json } | undefined>;
   /** `config` has been validated against the service's model and has its defaults. */
   createCube(service: string, config: JsonObject): Promise<void>;
   /** Replaces the whole configuration; the core diffs it against the stored one unless the caller hands it that diff. */

@@ -224,9 +224,25 @@ export class ServiceApi {
 
   // --- sub-resources ------------------------------------------------------------------------
 
+  /** The value at the target: from its list entry alone when the core can read it so, else from the whole cube. */
+  private async valueAt(t: Target): Promise<Json | undefined> {
+    let j = -1;
+    if (t.kind !== "partial" && this.core.readEntry) for (const [i, s] of t.steps.entries()) if (s.keys) j = i;
+    if (j >= 0) {
+      const upTo = t.steps.slice(0, j + 1);
+      const r = await this.core.readEntry!(t.cube!, upTo, (config) => getAt(t.schema.root, config, upTo));
+      if (r) {
+        if (j === t.steps.length - 1 || !isObject(r.value)) return j === t.steps.length - 1 ? r.value : undefined;
+        let list: SchemaNode = t.schema.root;
+        for (const s of upTo) list = findDataChild(list, s.node)!;
+        return getAt(list, r.value, t.steps.slice(j + 1));
+      }
+    }
+    return getAt(t.schema.root, await this.core.readCube(t.cube!), t.steps);
+  }
+
   private async read(t: Target): Promise<Response> {
-    const data = await this.core.readCube(t.cube!);
-    const v = getAt(t.schema.root, data, t.steps);
+    const v = await this.valueAt(t);
     switch (t.kind) {
       case "container":
         return jsonReply(this.links.withLinks(isObject(v) ? v : {}, this.links.children(t.node, t.words)));

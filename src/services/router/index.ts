@@ -260,6 +260,20 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
       const arpTable: Json[] = arp.all().map((e) => ({ address: (e.static && model.staticArp.get(e.ip)?.address) || e.ip, mac: e.mac, interface: e.interface }));
       return { ports, route, "arp-table": arpTable };
     },
+    stateAt(path) {
+      // One route, as state() shows it (connected routes are keyed by their port: state()).
+      const [step, ...rest] = path;
+      const k = step?.keys;
+      if (step?.node !== "route" || rest.length || !k?.network || !k.nexthop || k.nexthop === LOCAL) return undefined;
+      let r: Route | undefined;
+      try {
+        r = model.routes.get(k.network, k.nexthop);
+      } catch {
+        return undefined;
+      }
+      if (!r || r.network !== k.network) return {};
+      return { value: { network: r.network, nexthop: r.nexthop, interface: r.interface, pathcost: r.pathcost } };
+    },
     async packetIn(pkt: PacketIn) {
       const inPort = portById(pkt.portId);
       if (!inPort) return;

@@ -125,6 +125,20 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
       }
       return { fdb: { "aging-time": agingTime, entry } };
     },
+    async stateAt(path) {
+      // One FDB entry: one map lookup, not the whole table.
+      const [f, e, ...rest] = path;
+      const address = e?.keys?.address;
+      if (f?.node !== "fdb" || e?.node !== "entry" || address === undefined || rest.length) return undefined;
+      const key = fdbKey.encode({ addr: address, pad });
+      const v = await fdb.get(key);
+      if (!v) return {};
+      const d = fdbValue.decode(v);
+      const now = bootSeconds();
+      const port = portName(d.port);
+      if (!port || isExpired(d, now, agingTime)) return {};
+      return { value: { address: fdbKey.decode(key).addr, port, age: ageOf(d, now) } };
+    },
     async action(path) {
       const name = path[path.length - 1]?.node;
       if (name !== "flush") throw new ServiceError(`unknown action '${name}'`, 404);
