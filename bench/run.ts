@@ -42,7 +42,7 @@ const CONTROL = {
   cliRuns: 50,
   loadEntries: 10_000,
   loadTrials: 3,
-  oneByOneBudget: 30,
+  oneByOneBudget: 120,
 };
 const args = process.argv.slice(2);
 const write = args.includes("--write");

@@ -291,6 +291,10 @@ export class Core implements DaemonCore {
     return c ? structuredClone(c.config) : undefined;
   }
 
+  cubeConfigShared(name: string): JsonObject | undefined {
+    return this.cubes.get(name)?.config;
+  }
+
   async readCube(name: string): Promise<JsonObject> {
     const c = this.must(name);
     let out: JsonObject = structuredClone(c.config);
@@ -308,6 +312,20 @@ export class Core implements DaemonCore {
     }
     if (c.control.state) out = overlay(out, await this.serviceCall(c, () => c.control.state!())) as JsonObject;
     return out;
+  }
+
+  async readEntry(name: string, steps: PathStep[], configAt: (config: JsonObject) => Json | undefined): Promise<{ value?: Json } | undefined> {
+    const c = this.must(name);
+    // Ports carry the framework's state too (uuid, status, peer): readCube() has it.
+    if (!c.control.stateAt || steps[0]?.node === "ports") return undefined;
+    const s = await this.serviceCall(c, () => c.control.stateAt!(steps));
+    if (!s) return undefined;
+    // As overlay(): entries named by `name` merge with their configuration; other lists are the service's.
+    const keys = Object.keys(steps.at(-1)?.keys ?? {});
+    if (keys.length !== 1 || keys[0] !== "name") return s;
+    const base = configAt(c.config);
+    if (base === undefined) return s;
+    return { value: s.value === undefined ? structuredClone(base) : overlay(structuredClone(base), s.value) };
   }
 
   /** A service's own failure is a 5xx naming it, unless it chose its status. */
@@ -358,7 +376,7 @@ export class Core implements DaemonCore {
     daemonLog.info(`cube ${name} (${service}, ${type}) created`);
   }
 
-  async updateCube(name: string, next: JsonObject, known?: Change[]): Promise<void> {
+  async updateCube(name: string, next: JsonObject, known?: Change[], opts?: { handOver?: boolean }): Promise<void> {
     const c = this.must(name);
     const svc = this.svcs.get(c.service)!;
     const before = c.config;
@@ -376,7 +394,7 @@ export class Core implements DaemonCore {
       if (c.fabric.kind === "standard") await this.syncPorts(c, portsOf(before));
       throw e;
     }
-    c.config = structuredClone(next);
+    c.config = opts?.handOver ? next : structuredClone(next);
     if (svc.module.ownsConfig) await this.adoptServiceConfig(name);
     this.recordStacks();
     this.setLogLevel(c, String(next.loglevel ?? "INFO") as LogLevel);

@@ -63,12 +63,28 @@ export interface DaemonCore {
 
   /** Stored configuration of a cube (defaults applied), without state: a copy the caller may change. */
   cubeConfig(name: string): JsonObject | undefined;
+  /**
+   * The stored configuration itself, without the cost of a copy: the caller never changes it
+   * (a write copies the objects on its path; see copyPath in tree.ts).
+   */
+  cubeConfigShared?(name: string): JsonObject | undefined;
   /** Configuration plus state, as a GET of the cube shows it. */
   readCube(name: string): Promise<JsonObject>;
+  /**
+   * One list entry (`steps` ends with a keyed step) as readCube() would show it, read alone
+   * when the cube's service can (CubeControl.stateAt): `{ value }` (no value: no such entry),
+   * or undefined when it cannot (then readCube()). `configAt` picks the entry from a stored
+   * configuration.
+   */
+  readEntry?(name: string, steps: PathStep[], configAt: (config: JsonObject) => Json | undefined): Promise<{ value?: Json } | undefined>;
   /** `config` has been validated against the service's model and has its defaults. */
   createCube(service: string, config: JsonObject): Promise<void>;
   /** Replaces the whole configuration; the core diffs it against the stored one unless the caller hands it that diff. */
-  updateCube(name: string, next: JsonObject, changes?: Change[]): Promise<void>;
+  /**
+   * `handOver`: `next` becomes the stored configuration as it is, without a copy (it shares the
+   * parts the write did not change with the previous one; neither is changed afterwards).
+   */
+  updateCube(name: string, next: JsonObject, changes?: Change[], opts?: { handOver?: boolean }): Promise<void>;
   deleteCube(name: string): Promise<void>;
   action(name: string, path: PathStep[], input: JsonObject): Promise<Json | undefined>;
 

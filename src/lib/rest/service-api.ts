@@ -1,21 +1,24 @@
 // The YANG-driven resources of one service (§3.3): collection, cube, containers, lists, list
 // entries, leaves and actions, with the verbs and semantics of the original.
 //
-// Every write computes the cube's whole next configuration from the stored one
-// (core.cubeConfig), validates it against the model and hands it to the core, which diffs it
-// and applies it; writes are serialised so that concurrent requests cannot lose each other's
-// changes.
+// Every write computes the cube's next configuration from the stored one, validates it against
+// the model and hands it to the core with its diff; writes are serialised so that concurrent
+// requests cannot lose each other's changes. A write to one entry, leaf or container costs what
+// it changes: the next configuration shares everything off the written path with the stored
+// one (copyPath), and only the written part is checked (checkPart) and diffed (diffPart), unless
+// the write touched more (a choice's other case) or a leafref elsewhere may point into it; then
+// the whole configuration is checked and diffed, as a cube-level write always is.
 import type { DaemonCore } from "./core-api.ts";
-import type { Json, JsonObject } from "../sdk/types.ts";
+import type { Change, Json, JsonObject } from "../sdk/types.ts";
 import {
-  applyDefaults, checkTree, diffConfig, entryKeys, findDataChild, normalise,
-  type Schema, type SchemaNode,
+  applyDefaults, checkPart, checkTree, diffConfig, diffPart, entryField, entryKeys, findDataChild, normalise, refersInto,
+  type SchemaNode, type ValidationError,
 } from "../yang/index.ts";
 import { readJson, RestError } from "./errors.ts";
 import { Linker } from "./links.ts";
 import { WriteLock } from "./schemas.ts";
 import type { Target } from "./target.ts";
-import { getAt, isObject, mergeInto, setAt } from "./tree.ts";
+import { copyPath, forgetIndexes, getAt, isObject, mergeInto, setAt } from "./tree.ts";
 import { applyWrite, entryNode, fail, field, notSupported } from "./write.ts";
 
 export const YANG_JSON = "application/yang.data+json; charset=utf-8";
@@ -154,30 +157,92 @@ export class ServiceApi {
     });
   }
 
-  private stored(t: Target): JsonObject {
-    const c = this.core.cubeService(t.cube!) === t.service ? this.core.cubeConfig(t.cube!) : undefined;
+  /** The stored configuration; `shared`: the core's own when it hands it out (never to be changed), else a copy. */
+  private stored(t: Target, shared = false): JsonObject {
+    const mine = this.core.cubeService(t.cube!) === t.service;
+    const c = mine ? ((shared && this.core.cubeConfigShared?.(t.cube!)) || this.core.cubeConfig(t.cube!)) : undefined;
     if (!c) throw RestError.tagged("data-missing", t.cube!, `cube ${t.cube} does not exist`);
-    return { ...c, name: t.cube! }; // cubeConfig hands out a copy of its own
+    return { ...c, name: t.cube! };
   }
 
   /** Validates the whole next configuration and hands it to the core. */
   private async commit(t: Target, stored: JsonObject, next: JsonObject): Promise<void> {
     const errors = checkTree(t.schema.root, next);
     if (errors.length) fail(errors);
-    const changes = diffConfig(t.schema.root, stored, next);
+    await this.hand(t, next, diffConfig(t.schema.root, stored, next));
+  }
+
+  /**
+   * A write that changed one member of one object (`t`'s last step; one entry for a list entry):
+   * its checks and its changes, computed from that member alone. Undefined when the write may
+   * have changed more, or a constraint elsewhere may refer to it: then commit() checks it all.
+   * `was`: the entry before the write, for an entry.
+   */
+  private part(t: Target, stored: JsonObject, next: JsonObject, was: Json | undefined): { errors: ValidationError[]; changes: Change[] } | undefined {
+    if (t.kind !== "entry" && t.kind !== "leaf" && t.kind !== "leaf-list" && t.kind !== "container") return undefined;
+    const root = t.schema.root;
+    const up = t.steps.slice(0, -1);
+    const before = getAt(root, stored, up);
+    const after = getAt(root, next, up);
+    if (!isObject(before) || !isObject(after)) return undefined;
+    const last = t.steps.at(-1)!;
+    for (const k of Object.keys(before)) if (k !== last.node && before[k] !== after[k]) return undefined;
+    for (const k of Object.keys(after)) if (k !== last.node && !(k in before)) return undefined;
+    if (refersInto(root, t.node)) return undefined;
+    // The field of the parent object as the whole-tree check names it.
+    let field = "";
+    let node = root;
+    for (const [i, s] of up.entries()) {
+      node = findDataChild(node, s.node)!;
+      field = field ? `${field}.${s.node}` : s.node;
+      if (s.keys) field = entryField(node, field, getAt(root, next, up.slice(0, i + 1))!, 0);
+    }
+    const f = field ? `${field}.${last.node}` : last.node;
+    if (!last.keys) {
+      return {
+        errors: checkPart(root, next, t.node, { obj: after, field }),
+        changes: diffPart(t.node, up, before[last.node], after[last.node]),
+      };
+    }
+    const arr = Array.isArray(after[last.node]) ? (after[last.node] as Json[]) : [];
+    const entry = getAt(root, next, t.steps);
+    return {
+      errors: checkPart(root, next, t.node, { arr, index: entry === undefined ? -1 : arr.indexOf(entry), field: f }),
+      changes: diffPart(t.node, up, was, entry, true),
+    };
+  }
+
+  /** Refuses changes of init-only nodes, and hands the changes to the core. */
+  private async hand(t: Target, next: JsonObject, changes: Change[], handOver = false): Promise<void> {
     for (const c of changes) {
       let node: SchemaNode | undefined = t.schema.root;
       for (const s of c.path) node = node && findDataChild(node, s.node);
       if (node?.initOnly) throw RestError.tagged("invalid-value", c.where.slice(1), `${c.where.slice(1)} can be set only at creation`);
     }
-    if (changes.length) await this.core.updateCube(t.cube!, next, changes);
+    if (changes.length) await this.core.updateCube(t.cube!, next, changes, handOver ? { handOver } : undefined);
   }
 
   // --- sub-resources ------------------------------------------------------------------------
 
+  /** The value at the target: from its list entry alone when the core can read it so, else from the whole cube. */
+  private async valueAt(t: Target): Promise<Json | undefined> {
+    let j = -1;
+    if (t.kind !== "partial" && this.core.readEntry) for (const [i, s] of t.steps.entries()) if (s.keys) j = i;
+    if (j >= 0) {
+      const upTo = t.steps.slice(0, j + 1);
+      const r = await this.core.readEntry!(t.cube!, upTo, (config) => getAt(t.schema.root, config, upTo));
+      if (r) {
+        if (j === t.steps.length - 1 || !isObject(r.value)) return j === t.steps.length - 1 ? r.value : undefined;
+        let list: SchemaNode = t.schema.root;
+        for (const s of upTo) list = findDataChild(list, s.node)!;
+        return getAt(list, r.value, t.steps.slice(j + 1));
+      }
+    }
+    return getAt(t.schema.root, await this.core.readCube(t.cube!), t.steps);
+  }
+
   private async read(t: Target): Promise<Response> {
-    const data = await this.core.readCube(t.cube!);
-    const v = getAt(t.schema.root, data, t.steps);
+    const v = await this.valueAt(t);
     switch (t.kind) {
       case "container":
         return jsonReply(this.links.withLinks(isObject(v) ? v : {}, this.links.children(t.node, t.words)));
@@ -247,13 +312,26 @@ export class ServiceApi {
 
   private write(t: Target, method: string, body: unknown): Promise<Response> {
     return this.lock.run(async () => {
-      const stored = this.stored(t);
-      const next = structuredClone(stored);
-      if (method !== "DELETE") await this.adoptLiveEntries(t, next);
-      const replaces = method === "POST" && t.kind === "entry" && this.createReplaces(t.service, t.node);
-      const status = applyWrite(t, method, body, next, replaces);
-      await this.commit(t, stored, next);
-      return emptyReply(status);
+      // The stored configuration is not copied: the write edits copies of the objects on its path.
+      const stored = this.stored(t, true);
+      const { next, copied } = copyPath(t.schema.root, stored, t.steps);
+      // The entry before the write (the index of its list changes with the write).
+      const was = t.kind === "entry" ? getAt(t.schema.root, stored, t.steps) : undefined;
+      try {
+        if (method !== "DELETE") await this.adoptLiveEntries(t, next);
+        const replaces = method === "POST" && t.kind === "entry" && this.createReplaces(t.service, t.node);
+        const status = applyWrite(t, method, body, next, replaces);
+        const part = this.part(t, stored, next, was);
+        if (!part) await this.commit(t, stored, next);
+        else {
+          if (part.errors.length) fail(part.errors);
+          await this.hand(t, next, part.changes, true);
+        }
+        return emptyReply(status);
+      } catch (e) {
+        forgetIndexes(copied);
+        throw e;
+      }
     });
   }
 }

@@ -13,6 +13,89 @@ function matches(list: SchemaNode, entry: Json, keys: Record<string, string>): b
   return !!ks && (list.keys ?? []).every((k, i) => ks[i] === keys[k]);
 }
 
+// Entries of large lists by key, so that a write to one entry of a 10k-entry list finds it
+// without reading the others. An index belongs to an array; a copy made for a write (copyPath)
+// shares its original's index, which the write keeps up to date; a refused write drops it
+// (forgetIndexes) and the next write rebuilds it. Small lists are searched.
+const INDEXED = 32;
+const indexes = new WeakMap<Json[], Map<string, Json>>();
+
+function stepId(list: SchemaNode, keys: Record<string, string>): string {
+  return JSON.stringify((list.keys ?? []).map((k) => keys[k]));
+}
+
+function indexOf(list: SchemaNode, arr: Json[], build: boolean): Map<string, Json> | undefined {
+  let ix = indexes.get(arr);
+  // Someone changed the array in place (not through setAt/deleteAt): start again.
+  if (ix && ix.size !== arr.length) ix = undefined;
+  if (!ix && build && arr.length >= INDEXED) {
+    ix = new Map();
+    for (const e of arr) {
+      const id = entryId(list, e);
+      if (id !== undefined) ix.set(id, e);
+    }
+    if (ix.size !== arr.length) return undefined; // entries without keys, or duplicates: searched
+    indexes.set(arr, ix);
+  }
+  return ix;
+}
+
+/** The entry of `arr` with `keys`, and its position (-1 when absent). */
+function findKeyed(list: SchemaNode, arr: Json[], keys: Record<string, string>, build = true): { e?: Json; i: number } {
+  const ix = indexOf(list, arr, build);
+  if (ix) {
+    const e = ix.get(stepId(list, keys));
+    if (e === undefined) return { i: -1 };
+    const i = arr.indexOf(e);
+    if (i >= 0 && matches(list, e, keys)) return { e, i };
+    indexes.delete(arr);
+  }
+  const i = arr.findIndex((x) => matches(list, x, keys));
+  return i < 0 ? { i } : { e: arr[i], i };
+}
+
+/** After a refused write: the indexes it changed are no longer those of the stored arrays. */
+export function forgetIndexes(arrays: Json[][]): void {
+  for (const a of arrays) indexes.delete(a);
+}
+
+/**
+ * A copy of `doc` for a write at `steps` that shares everything off the path: the objects and
+ * arrays along it are shallow copies (the target's parent included), so that editing the copy
+ * along the path leaves `doc` as it was. Returns the copy and the original arrays that were
+ * copied (their indexes go along; see forgetIndexes).
+ */
+export function copyPath(root: SchemaNode, doc: JsonObject, steps: PathStep[]): { next: JsonObject; copied: Json[][] } {
+  const next: JsonObject = { ...doc };
+  const copied: Json[][] = [];
+  let node = root;
+  let cur: JsonObject = next;
+  for (const [n, s] of steps.entries()) {
+    const last = n === steps.length - 1;
+    node = findDataChild(node, s.node)!;
+    const v = cur[s.node];
+    if (s.keys) {
+      if (!Array.isArray(v)) return { next, copied };
+      const arr = v.slice(); // (a spread, then a push, costs four times as much at 10k entries)
+      const ix = indexOf(node, v, true);
+      if (ix) indexes.set(arr, ix);
+      copied.push(v);
+      cur[s.node] = arr;
+      if (last) break;
+      const { e, i } = findKeyed(node, arr, s.keys);
+      if (!isObject(e)) return { next, copied };
+      const copy = { ...e };
+      arr[i] = copy;
+      if (ix) ix.set(stepId(node, s.keys), copy);
+      cur = copy;
+    } else {
+      if (last || !isObject(v)) break;
+      cur = cur[s.node] = { ...v };
+    }
+  }
+  return { next, copied };
+}
+
 /** The value at `steps` (an entry for a keyed step, the whole array for an unkeyed list step). */
 export function getAt(root: SchemaNode, doc: JsonObject, steps: PathStep[]): Json | undefined {
   let node = root;
@@ -23,7 +106,7 @@ export function getAt(root: SchemaNode, doc: JsonObject, steps: PathStep[]): Jso
     cur = cur[s.node];
     if (s.keys) {
       if (!Array.isArray(cur)) return undefined;
-      cur = cur.find((e) => matches(node, e, s.keys!));
+      cur = findKeyed(node, cur, s.keys, false).e;
     }
   }
   return cur;
@@ -38,7 +121,7 @@ function parentOf(root: SchemaNode, doc: JsonObject, steps: PathStep[]): { obj: 
     let next: Json | undefined = cur[s.node];
     if (s.keys) {
       if (!Array.isArray(next)) return undefined;
-      next = next.find((e) => matches(node, e, s.keys!));
+      next = findKeyed(node, next, s.keys).e;
       if (!isObject(next)) return undefined;
     } else if (!isObject(next)) {
       next = {};
@@ -57,9 +140,10 @@ export function setAt(root: SchemaNode, doc: JsonObject, steps: PathStep[], valu
   const node = findDataChild(p.node, last.node)!;
   if (last.keys) {
     const arr = Array.isArray(p.obj[last.node]) ? (p.obj[last.node] as Json[]) : [];
-    const i = arr.findIndex((e) => matches(node, e, last.keys!));
+    const { i } = findKeyed(node, arr, last.keys);
     if (i >= 0) arr[i] = value;
     else arr.push(value);
+    indexes.get(arr)?.set(stepId(node, last.keys), value);
     p.obj[last.node] = arr;
   } else p.obj[last.node] = value;
   clearOtherCases(p.node, p.obj, [last.node]);
@@ -76,9 +160,10 @@ export function deleteAt(root: SchemaNode, doc: JsonObject, steps: PathStep[]): 
   if (cur === undefined) return false;
   if (last.keys) {
     if (!Array.isArray(cur)) return false;
-    const i = cur.findIndex((e) => matches(node, e, last.keys!));
+    const { i } = findKeyed(node, cur, last.keys);
     if (i < 0) return false;
     cur.splice(i, 1);
+    indexes.get(cur)?.delete(stepId(node, last.keys));
     if (!cur.length) delete p.obj[last.node];
   } else delete p.obj[last.node];
   // A non-presence container keeps its defaults.

@@ -43,6 +43,30 @@ describe("MapMirror", () => {
     expect(map.calls).toEqual([]);
   });
 
+  test("patch: writes and deletes only the entries it is given; a refused one puts them back; undo goes back", async () => {
+    const map = boundedMap(4);
+    await map.set(u32.encode(99), u32.encode(1)); // learned by the datapath
+    const m = new MapMirror(map, "t");
+    await m.replace([e(1, 1), e(2, 2)]);
+    map.calls.length = 0;
+    const undo = await m.patch([e(2, 20), e(3, 3), e(1, 1)], [u32.encode(1), u32.encode(7)]);
+    expect(map.calls).toEqual([`set ${keyHex(u32.encode(2))}`, `set ${keyHex(u32.encode(3))}`]);
+    expect(m.size).toBe(3);
+    const before = content(map);
+    // The table holds 4: two new entries do not fit; nothing changes.
+    const err = await m.patch([e(2, 200), e(5, 5), e(6, 6)]).catch((x) => x);
+    expect(err).toBeInstanceOf(ServiceError);
+    expect((err as ServiceError).status).toBe(507);
+    expect(content(map)).toEqual(before);
+    expect(m.size).toBe(3);
+    await undo();
+    expect(content(map)).toEqual({ [keyHex(u32.encode(99))]: keyHex(u32.encode(1)), [keyHex(u32.encode(1))]: keyHex(u32.encode(1)), [keyHex(u32.encode(2))]: keyHex(u32.encode(2)) });
+    const gone = await m.patch([], [u32.encode(1)]);
+    expect(map.data.has(keyHex(u32.encode(1)))).toBe(false);
+    await gone();
+    expect(map.data.has(keyHex(u32.encode(1)))).toBe(true);
+  });
+
   test("uses the context's batches when it has them", async () => {
     const map = memoryMap();
     const batches: string[] = [];

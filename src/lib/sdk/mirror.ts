@@ -89,6 +89,60 @@ export class MapMirror {
     return () => this.replace(before.values()).then(() => undefined);
   }
 
+  /**
+   * Changes some of the mirror's entries and leaves the others: `set` entries are written (when
+   * new or different), `del` keys are deleted (when the mirror wrote them). The cost of
+   * replace() for a change of a few entries of a large table, with its guarantee: when the
+   * kernel refuses, the map is put back as it was and a ServiceError (507) is thrown.
+   */
+  async patch(set: Iterable<readonly [Uint8Array, Uint8Array]>, del: Iterable<Uint8Array> = []): Promise<Undo> {
+    const prior = new Map<string, Entry | undefined>();
+    const writes: Entry[] = [];
+    const gone = new Map<string, Entry>();
+    for (const k of del) {
+      const id = keyHex(k);
+      const had = this.written.get(id);
+      if (!had || prior.has(id)) continue;
+      prior.set(id, had);
+      gone.set(id, had);
+    }
+    for (const [k, v] of set) {
+      const id = keyHex(k);
+      const had = this.written.get(id);
+      gone.delete(id); // a key both deleted and set is set
+      if (had && sameBytes(had[1], v)) continue;
+      if (!prior.has(id)) prior.set(id, had);
+      writes.push([k, v]);
+    }
+    if (!writes.length && !gone.size) return async () => undefined;
+    try {
+      await this.remove([...gone.values()].map(([k]) => k));
+      await setAll(this.map, writes);
+    } catch (e) {
+      const added = writes.filter(([k]) => !prior.get(keyHex(k))).map(([k]) => k);
+      const back = [...prior.values()].filter((x): x is Entry => x !== undefined);
+      try {
+        await this.remove(added);
+        await setAll(this.map, back);
+      } catch {
+        // As replace(): read the map back, so the next change starts from what is there.
+        const owned = new Set([...this.written.keys(), ...writes.map(([k]) => keyHex(k))]);
+        this.written = new Map((await this.map.entries().catch(() => [])).filter(([k]) => owned.has(keyHex(k))).map(([k, v]) => [keyHex(k), [k, v]]));
+      }
+      throw e instanceof ServiceError ? e : new ServiceError(`${this.what}: ${(e as Error).message}`, 507);
+    }
+    for (const id of gone.keys()) this.written.delete(id);
+    for (const e of writes) this.written.set(keyHex(e[0]), e);
+    const undoSet: Entry[] = [];
+    const undoDel: Uint8Array[] = [];
+    const written = new Map(writes.map((w) => [keyHex(w[0]), w[0]]));
+    for (const [id, had] of prior) {
+      if (had) undoSet.push(had);
+      else undoDel.push(written.get(id)!);
+    }
+    return () => this.patch(undoSet, undoDel).then(() => undefined);
+  }
+
   /** One entry outside replace() (e.g. learned by the slow path), remembered as written. */
   async set(key: Uint8Array, value: Uint8Array): Promise<void> {
     await this.map.set(key, value);
@@ -149,6 +203,13 @@ export class TypedMirror<K, V> {
     const entries: Entry[] = [];
     for (const [k, v] of want) entries.push([this.key.encode(k), this.value.encode(v)]);
     return this.raw.replace(entries, opts);
+  }
+
+  /** MapMirror.patch() with typed keys and values. */
+  patch(set: Iterable<readonly [K, V]>, del: Iterable<K> = []): Promise<Undo> {
+    const s: Entry[] = [];
+    for (const [k, v] of set) s.push([this.key.encode(k), this.value.encode(v)]);
+    return this.raw.patch(s, [...del].map((k) => this.key.encode(k)));
   }
 
   set(k: K, v: V): Promise<void> {

@@ -174,6 +174,13 @@ export interface CubeControl {
   /** Live state (config false nodes, learned entries) overlaid on the stored configuration on GET. */
   state?(): Promise<JsonObject> | JsonObject;
   /**
+   * Live state of one list entry alone (`path` ends with a keyed step), for a GET of that entry
+   * or below without reading all of state(): `{ value }`, the entry as state() would show it
+   * (no value: the entry is not there), or undefined when the service cannot answer for that
+   * path alone (the daemon then reads state()).
+   */
+  stateAt?(path: PathStep[]): Promise<{ value?: Json } | undefined> | { value?: Json } | undefined;
+  /**
    * Services that own their configuration (ServiceModule.ownsConfig): the configuration the
    * daemon should store, without the cost of reading live state. Without it the daemon reads
    * state() and keeps its configuration part.

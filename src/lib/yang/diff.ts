@@ -36,36 +36,37 @@ class Differ {
   }
 
   object(node: SchemaNode, a: JsonObject, b: JsonObject, path: PathStep[]): void {
-    for (const c of dataChildren(node)) {
-      if (c.kind === "action" || c.kind === "notification" || !c.config) continue;
-      const x = a[c.name];
-      const y = b[c.name];
-      const p = [...path, { node: c.name }];
-      switch (c.kind) {
-        case "leaf":
-          if (x === undefined && y !== undefined) this.push("create", p, undefined, y);
-          else if (x !== undefined && y === undefined) this.push("delete", p, x, undefined);
-          else if (!same(x, y)) this.push("modify", p, x, y);
-          break;
-        case "leaf-list": {
-          const xa = Array.isArray(x) ? x : undefined;
-          const ya = Array.isArray(y) ? y : undefined;
-          if (!xa && ya) this.push("create", p, undefined, ya);
-          else if (xa && !ya) this.push("delete", p, xa, undefined);
-          else if (xa && ya && !sameSet(xa, ya)) this.push("modify", p, xa, ya);
-          break;
-        }
-        case "container":
-          this.object(c, isObject(x) ? x : {}, isObject(y) ? y : {}, p);
-          break;
-        case "list":
-          this.list(c, Array.isArray(x) ? x : [], Array.isArray(y) ? y : [], path);
-          break;
+    for (const c of dataChildren(node)) this.member(c, a[c.name], b[c.name], path);
+  }
+
+  /** One member `c` of an object at `path`, its value before (x) and after (y). */
+  member(c: SchemaNode, x: Json | undefined, y: Json | undefined, path: PathStep[]): void {
+    if (c.kind === "action" || c.kind === "notification" || !c.config) return;
+    const p = [...path, { node: c.name }];
+    switch (c.kind) {
+      case "leaf":
+        if (x === undefined && y !== undefined) this.push("create", p, undefined, y);
+        else if (x !== undefined && y === undefined) this.push("delete", p, x, undefined);
+        else if (!same(x, y)) this.push("modify", p, x, y);
+        break;
+      case "leaf-list": {
+        const xa = Array.isArray(x) ? x : undefined;
+        const ya = Array.isArray(y) ? y : undefined;
+        if (!xa && ya) this.push("create", p, undefined, ya);
+        else if (xa && !ya) this.push("delete", p, xa, undefined);
+        else if (xa && ya && !sameSet(xa, ya)) this.push("modify", p, xa, ya);
+        break;
       }
+      case "container":
+        this.object(c, isObject(x) ? x : {}, isObject(y) ? y : {}, p);
+        break;
+      case "list":
+        this.list(c, Array.isArray(x) ? x : [], Array.isArray(y) ? y : [], path);
+        break;
     }
   }
 
-  private list(c: SchemaNode, xs: Json[], ys: Json[], path: PathStep[]): void {
+  list(c: SchemaNode, xs: Json[], ys: Json[], path: PathStep[]): void {
     const keyOf = (e: Json) => JSON.stringify(entryKeys(c, e) ?? null);
     const step = (e: Json): PathStep => {
       const keys: Record<string, string> = {};
@@ -90,5 +91,17 @@ class Differ {
 export function diffConfig(node: SchemaNode, before: JsonObject, after: JsonObject): Change[] {
   const d = new Differ();
   d.object(node, before, after, []);
+  return d.out;
+}
+
+/**
+ * The changes of one member `c` of the object at `path` (x before, y after), or, with `entry`,
+ * of one entry of list `c` (x and y the entry before and after, undefined when absent): what
+ * diffConfig() reports for them, without walking the rest of the configuration.
+ */
+export function diffPart(c: SchemaNode, path: PathStep[], x: Json | undefined, y: Json | undefined, entry = false): Change[] {
+  const d = new Differ();
+  if (entry) d.list(c, x === undefined ? [] : [x], y === undefined ? [] : [y], path);
+  else d.member(c, x, y, path);
   return d.out;
 }

@@ -265,6 +265,33 @@ class TreeChecker {
     this.children(node, obj, field);
   }
 
+  /** One member of an object, as the walk of the whole tree checks it. */
+  member(c: SchemaNode, obj: JsonObject, field: string): void {
+    this.child(c, obj, field);
+  }
+
+  /** One entry of a list (at `index`), with the list's counts and its unique constraints between that entry and the others. */
+  entry(c: SchemaNode, arr: Json[], index: number, f: string): void {
+    this.count(c, arr.length, f);
+    const e = arr[index];
+    if (!isObject(e)) return;
+    const ef = entryField(c, f, e, index);
+    if (!entryKeys(c, e)) for (const k of c.keys ?? []) if (e[k] === undefined || e[k] === null) this.err("missing-attribute", `${ef}.${k}`, `${ef}: key ${k} is missing`);
+    this.object(c, e, ef);
+    for (const u of c.unique ?? []) {
+      const vals = u.map((p) => pathValue(e, p));
+      if (vals.some((x) => x === undefined)) continue;
+      const id = JSON.stringify(vals);
+      const j = arr.findIndex((o, k) => k !== index && isObject(o) && JSON.stringify(u.map((p) => pathValue(o, p))) === id);
+      if (j < 0) continue;
+      // As the walk of the whole list: the later entry is the one reported.
+      const [first, later] = j < index ? [j, index] : [index, j];
+      const fe = entryField(c, f, arr[first]!, first);
+      const le = entryField(c, f, arr[later]!, later);
+      this.err("invalid-value", le, `${le}: ${u.join(" ")} must be unique, same as ${fe}`);
+    }
+  }
+
   private children(node: SchemaNode, obj: JsonObject, field: string): void {
     for (const c of node.children) {
       if (c.kind === "choice") this.choice(c, obj, field);
@@ -430,6 +457,44 @@ export function checkTree(root: SchemaNode, value: JsonObject, o: TreeOptions = 
   t.object(root, value, o.field ?? "");
   t.finishRefs();
   return t.errors;
+}
+
+/**
+ * The checks of checkTree() that a change of one member of `obj` (at `node`, reached at
+ * `field`) can break when the rest of `doc` passed them: that member's subtree (mandatory
+ * nodes, keys, choices, counts, leafref instances). With `index`, the member is entry `index`
+ * of list `c` (the array `arr`): only that entry is checked, with the list's counts and its
+ * unique constraints. Leafrefs from elsewhere into the subtree are not: see refersInto().
+ */
+export function checkPart(root: SchemaNode, doc: JsonObject, c: SchemaNode, at: { obj: JsonObject; field: string } | { arr: Json[]; index: number; field: string }): ValidationError[] {
+  const t = new TreeChecker(root, doc, {});
+  if ("arr" in at) t.entry(c, at.arr, at.index, at.field);
+  else t.member(c, at.obj, at.field);
+  t.finishRefs();
+  return t.errors;
+}
+
+const refTargets = new WeakMap<SchemaNode, Set<SchemaNode>>();
+
+/** Whether a leafref (require-instance) anywhere in the model points at `node` or below it. */
+export function refersInto(root: SchemaNode, node: SchemaNode): boolean {
+  let targets = refTargets.get(root);
+  if (!targets) {
+    targets = new Set();
+    const addType = (t: SchemaNode["type"]) => {
+      if (!t) return;
+      if (t.base === "leafref" && t.target) targets!.add(t.target);
+      for (const m of t.union ?? []) addType(m);
+    };
+    const walk = (n: SchemaNode) => {
+      addType(n.type);
+      for (const c of n.children) walk(c);
+    };
+    walk(root);
+    refTargets.set(root, targets);
+  }
+  for (const t of targets) for (let n: SchemaNode | undefined = t; n; n = n.parent) if (n === node) return true;
+  return false;
 }
 
 /**

@@ -7,14 +7,14 @@
 import { be32, bytes, ipv4, mac, struct, u32 } from "../../lib/bpf/codec.ts";
 import { typedMap } from "../../lib/sdk/maps.ts";
 import { applyInOrder } from "../../lib/sdk/mirror.ts";
-import { ServiceError, type CubeContext, type CubeControl, type Json, type JsonObject, type PacketIn, type ServiceModule } from "../../lib/sdk/types.ts";
+import { ServiceError, type Change, type CubeContext, type CubeControl, type Json, type JsonObject, type PacketIn, type ServiceModule } from "../../lib/sdk/types.ts";
 import { ArpTable } from "./arp.ts";
 import { addressFacing, buildModel, portOfAddress, pruneLearned, type RouterModel, type RouterPort } from "./model.ts";
 import {
   ARP_REPLY, ARP_REQUEST, buildArpReply, buildArpRequest, buildEchoReply, buildIcmpError, ICMP_DEST_UNREACH, ICMP_ECHO_REQUEST,
-  ICMP_HOST_UNREACH, ICMP_NET_UNREACH, ICMP_TIME_EXCEEDED, ipToNumber, parseArp, parseEthernet, parseIcmp, parseIpv4, parsePrefix,
+  ICMP_HOST_UNREACH, ICMP_NET_UNREACH, ICMP_TIME_EXCEEDED, ipToNumber, numberToIp, parseArp, parseEthernet, parseIcmp, parseIpv4, parsePrefix,
 } from "./packets.ts";
-import { DIRECT, LOCAL } from "./routes.ts";
+import { DIRECT, LOCAL, RouteError, type Route } from "./routes.ts";
 import { ShadowFollower } from "./shadow.ts";
 import yang from "./router.yang" with { type: "text" };
 
@@ -111,6 +111,75 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
     await follower?.reflect(next);
   };
 
+  /**
+   * Changes of static routes only (a routing daemon's writes, one route at a time): the model
+   * and the routing table change by those routes, checked as buildModel() checks them; false
+   * when the changes are of another kind (then sync() takes the whole configuration). A change
+   * the kernel refuses leaves the model and the table as they were.
+   */
+  const patchRoutes = async (changes: Change[], cfg: JsonObject): Promise<boolean> => {
+    if (follower || !model) return false;
+    const routes = model.routes;
+    for (const c of changes) {
+      const [step, leaf, ...rest] = c.path;
+      const k = step?.keys;
+      if (step?.node !== "route" || k?.network === undefined || k.nexthop === undefined || k.nexthop === LOCAL || rest.length) return false;
+      if (leaf && (leaf.node !== "pathcost" || !routes.get(k.network, k.nexthop) || routes.get(k.network, k.nexthop)!.stale)) return false;
+    }
+    const prior = new Map<string, { network: string; nexthop: string; r?: Route }>();
+    const touched = new Set<string>();
+    try {
+      for (const c of changes) {
+        const { network, nexthop } = c.path[0]!.keys! as { network: string; nexthop: string };
+        const where = `route ${network} via ${nexthop}`;
+        let net: ReturnType<typeof parsePrefix>;
+        try {
+          net = parsePrefix(network);
+        } catch {
+          throw new ServiceError(`${where}: '${network}' is not an IPv4 network`, 400, "invalid-value", "network");
+        }
+        const id = `${net.network}/${net.len} ${nexthop}`;
+        if (!prior.has(id)) prior.set(id, { network, nexthop, r: routes.get(network, nexthop) });
+        touched.add(`${numberToIp(net.network)}/${net.len}`);
+        if (c.path.length === 2) {
+          routes.setPathcost(network, nexthop, c.after === undefined ? 1 : Number(c.after));
+          continue;
+        }
+        if (c.op === "delete") {
+          routes.removeStatic(network, nexthop);
+          continue;
+        }
+        const r = (c.after ?? {}) as { interface?: string; pathcost?: number };
+        if (net.addr !== net.network) throw new ServiceError(`${where}: ${network} has host bits set (the network is ${numberToIp(net.network)}/${net.len})`, 400, "invalid-value", "network");
+        if (r.interface !== undefined && r.interface !== "" && !model.ports.has(r.interface))
+          throw new ServiceError(`${where}: interface '${r.interface}' is not a port of this router`, 400, "invalid-value", "interface");
+        try {
+          routes.addStatic(network, nexthop, r.pathcost ?? 1, r.interface);
+        } catch (e) {
+          throw new ServiceError(`${where}: ${(e as Error).message}`, 400, "invalid-value", e instanceof RouteError ? "nexthop" : "network");
+        }
+      }
+      const set: Array<readonly [{ prefixlen: number; ip: string }, { nexthop: number; port: number }]> = [];
+      const del: Array<{ prefixlen: number; ip: string }> = [];
+      let size = routesMap.raw.size;
+      for (const network of touched) {
+        const k = { prefixlen: Number(network.split("/")[1]), ip: network.split("/")[0]! };
+        const best = routes.bestFor(network);
+        const had = routesMap.raw.has(rtKey.encode(k));
+        size += (best ? 1 : 0) - (had ? 1 : 0);
+        if (best) set.push([k, { nexthop: best.nexthop === LOCAL ? 0 : ipToNumber(best.nexthop), port: model.ports.get(best.interface)!.id }]);
+        else del.push(k);
+      }
+      if (size > ROUTES_SIZE) throw new ServiceError(`${size} routes: the routing table holds ${ROUTES_SIZE}`, 400, "invalid-value", "route");
+      await routesMap.patch(set, del);
+    } catch (e) {
+      for (const p of [...prior.values()].reverse()) routes.restore(p.network, p.nexthop, p.r);
+      throw e;
+    }
+    lastConfig = cfg;
+    return true;
+  };
+
   const send = (port: RouterPort, frame: Uint8Array | undefined) => (frame ? ctx.packetOut(port.id, frame) : Promise.resolve());
 
   /** Sends an ARP request for ip out of the port its route goes through. */
@@ -191,7 +260,8 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
   timer.unref?.();
 
   return {
-    async apply(_changes, cfg) {
+    async apply(changes, cfg) {
+      if (changes.length && (await patchRoutes(changes, cfg))) return;
       await sync(cfg);
     },
     state() {
@@ -200,6 +270,20 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
       // Static entries keep the key they were configured with ("10.0.0.7" or "10.0.0.7/32").
       const arpTable: Json[] = arp.all().map((e) => ({ address: (e.static && model.staticArp.get(e.ip)?.address) || e.ip, mac: e.mac, interface: e.interface }));
       return { ports, route, "arp-table": arpTable };
+    },
+    stateAt(path) {
+      // One route, as state() shows it (connected routes are keyed by their port: state()).
+      const [step, ...rest] = path;
+      const k = step?.keys;
+      if (step?.node !== "route" || rest.length || !k?.network || !k.nexthop || k.nexthop === LOCAL) return undefined;
+      let r: Route | undefined;
+      try {
+        r = model.routes.get(k.network, k.nexthop);
+      } catch {
+        return undefined;
+      }
+      if (!r || r.network !== k.network) return {};
+      return { value: { network: r.network, nexthop: r.nexthop, interface: r.interface, pathcost: r.pathcost } };
     },
     async packetIn(pkt: PacketIn) {
       const inPort = portById(pkt.portId);

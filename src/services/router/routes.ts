@@ -36,17 +36,59 @@ const key = (network: string, nexthop: string) => `${network} ${nexthop}`;
 
 export class RouteTable {
   private readonly routes = new Map<string, Route>();
+  /** The same routes by network, and the connected ones: a change of one route costs what it changes. */
+  private readonly byNetwork = new Map<string, Map<string, Route>>();
+  private readonly connected = new Map<string, Route>();
+
+  private put(k: string, r: Route): void {
+    this.drop(k);
+    this.routes.set(k, r);
+    let m = this.byNetwork.get(r.network);
+    if (!m) this.byNetwork.set(r.network, (m = new Map()));
+    m.set(k, r);
+    if (r.connected) this.connected.set(k, r);
+  }
+
+  private drop(k: string): boolean {
+    const r = this.routes.get(k);
+    if (!r) return false;
+    this.routes.delete(k);
+    const m = this.byNetwork.get(r.network);
+    m?.delete(k);
+    if (m && !m.size) this.byNetwork.delete(r.network);
+    this.connected.delete(k);
+    return true;
+  }
+
+  /** The static route of a network (any form) and next hop, if any. */
+  get(network: string, nexthop: string): Route | undefined {
+    return this.routes.get(key(canonical(network).text, nexthop));
+  }
+
+  /** Puts back what get() returned before a change (undefined: the route did not exist). */
+  restore(network: string, nexthop: string, r: Route | undefined): void {
+    const k = key(canonical(network).text, nexthop);
+    if (r) this.put(k, r);
+    else this.drop(k);
+  }
+
+  /** The route the datapath uses for one network (canonical text), as bestRoutes() picks it. */
+  bestFor(network: string): Route | undefined {
+    let b: Route | undefined;
+    for (const r of this.byNetwork.get(network)?.values() ?? []) if (!r.stale && (!b || r.pathcost < b.pathcost)) b = r;
+    return b;
+  }
 
   /** Adds the connected route of a port address ("10.0.0.1/24"). Returns it. */
   addConnected(address: string, port: string): Route {
     const c = canonical(address);
     const r: Route = { network: c.text, nexthop: LOCAL, interface: port, pathcost: 0, connected: true };
-    this.routes.set(key(r.network, LOCAL + " " + port), r);
+    this.put(key(r.network, LOCAL + " " + port), r);
     return r;
   }
 
   removeConnected(address: string, port: string): void {
-    this.routes.delete(key(canonical(address).text, LOCAL + " " + port));
+    this.drop(key(canonical(address).text, LOCAL + " " + port));
   }
 
   /**
@@ -60,7 +102,7 @@ export class RouteTable {
     if (!via) throw new RouteError(`nexthop ${nexthop} is not reachable through any port's network`);
     if (iface && iface !== via.interface) throw new RouteError(`nexthop ${nexthop} is reachable through port ${via.interface}, not ${iface}`);
     const r: Route = { network: c.text, nexthop, interface: via.interface, pathcost, connected: false };
-    this.routes.set(key(r.network, nexthop), r);
+    this.put(key(r.network, nexthop), r);
     return r;
   }
 
@@ -75,27 +117,27 @@ export class RouteTable {
     const via = nexthop ?? DIRECT;
     if (this.routes.has(key(c.text, via))) return undefined;
     const r: Route = { network: c.text, nexthop: via, interface: port, pathcost: 1, connected: false };
-    this.routes.set(key(r.network, via), r);
+    this.put(key(r.network, via), r);
     return r;
   }
 
   /** Keeps a configured static route whose next hop no port reaches any more (see Route.stale). */
   keepStale(network: string, nexthop: string, pathcost: number, iface: string): Route {
     const r: Route = { network: canonical(network).text, nexthop, interface: iface, pathcost, connected: false, stale: true };
-    this.routes.set(key(r.network, nexthop), r);
+    this.put(key(r.network, nexthop), r);
     return r;
   }
 
   /** Removes a static route; connected routes cannot be removed this way. */
   removeStatic(network: string, nexthop: string): boolean {
     if (nexthop === LOCAL) throw new RouteError(`route ${network} via local is a connected route and cannot be deleted`);
-    return this.routes.delete(key(canonical(network).text, nexthop));
+    return this.drop(key(canonical(network).text, nexthop));
   }
 
   setPathcost(network: string, nexthop: string, pathcost: number): void {
     const r = this.routes.get(key(canonical(network).text, nexthop));
     if (!r || r.connected) throw new RouteError(`no static route ${network} via ${nexthop}`);
-    r.pathcost = pathcost;
+    this.put(key(r.network, nexthop), { ...r, pathcost });
   }
 
   all(): Route[] {
@@ -134,8 +176,7 @@ export class RouteTable {
     const a = ipToNumber(ip);
     let best: Route | undefined;
     let bestLen = -1;
-    for (const r of this.routes.values()) {
-      if (!r.connected) continue;
+    for (const r of this.connected.values()) {
       const c = canonical(r.network);
       if (((a & prefixMask(c.len)) >>> 0) === c.net && c.len > bestLen) {
         best = r;

@@ -4,7 +4,7 @@
 // configuration) are written with the static flag and are never learned over or aged.
 import { u32 } from "../../lib/bpf/codec.ts";
 import { typedMap } from "../../lib/sdk/maps.ts";
-import { deleteAll, ServiceError, type CubeContext, type CubeControl, type Json, type JsonObject, type PacketIn, type ServiceModule } from "../../lib/sdk/types.ts";
+import { deleteAll, ServiceError, type Change, type CubeContext, type CubeControl, type Json, type JsonObject, type PacketIn, type ServiceModule } from "../../lib/sdk/types.ts";
 import { ageOf, bootSeconds, bridgeConfig, DEFAULT_AGING_TIME, ENTRY_STATIC, FDB_SIZE, fdbKey, fdbValue, isExpired } from "./fdb.ts";
 import yang from "./simplebridge.yang" with { type: "text" };
 
@@ -59,6 +59,47 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
     }
   };
 
+  /**
+   * Changes of static entries only (the common write: one entry added, changed or removed):
+   * only those entries go to the kernel, checked as sync() checks them; not when the
+   * changes are of another kind (false): then sync() takes the whole configuration.
+   */
+  const patchEntries = async (changes: Change[]): Promise<boolean> => {
+    const ids = new Map(ctx.ports().map((p) => [p.name, p.id]));
+    const set = new Map<string, number>();
+    const del = new Set<string>();
+    for (const c of changes) {
+      const [fdbStep, entryStep, leaf, ...rest] = c.path;
+      const address = entryStep?.keys?.address;
+      if (fdbStep?.node !== "fdb" || entryStep?.node !== "entry" || address === undefined || rest.length) return false;
+      const addr = address.toLowerCase();
+      let port: Json | undefined;
+      if (!leaf) {
+        if (c.op === "delete") {
+          del.add(addr);
+          set.delete(addr);
+          continue;
+        }
+        port = (c.after as JsonObject | undefined)?.port;
+      } else if (leaf.node === "port" && c.op !== "delete") port = c.after;
+      else return false;
+      const id = ids.get(String(port));
+      if (id === undefined) throw new ServiceError(`fdb entry ${address}: port '${port}' is not a port of this cube`, 400, "invalid-value", "port");
+      set.set(addr, id);
+      del.delete(addr);
+    }
+    const has = (addr: string) => statics.raw.has(fdbKey.encode({ addr, pad }));
+    let size = statics.raw.size;
+    for (const a of del) if (has(a)) size--;
+    for (const a of set.keys()) if (!has(a)) size++;
+    if (size > FDB_SIZE) throw new ServiceError(`fdb: ${size} static entries, the table holds ${FDB_SIZE}`, 400, "invalid-value", "entry");
+    await statics.patch(
+      [...set].map(([addr, port]) => [{ addr, pad }, { timestamp: 0n, port, flags: ENTRY_STATIC }] as const),
+      [...del].map((addr) => ({ addr, pad })),
+    );
+    return true;
+  };
+
   const sweep = async () => {
     const now = bootSeconds();
     await deleteAll(fdb, (await fdb.entries()).filter(([, v]) => isExpired(fdbValue.decode(v), now, agingTime)).map(([k]) => k));
@@ -70,6 +111,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
 
   return {
     async apply(changes, cfg) {
+      if (changes.length && (await patchEntries(changes))) return;
       await sync(cfg, changes.some((c) => c.path[0]?.node === "fdb"));
     },
     async state() {
@@ -82,6 +124,20 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
         entry.push({ address: fdbKey.decode(k).addr, port, age: ageOf(e, now) });
       }
       return { fdb: { "aging-time": agingTime, entry } };
+    },
+    async stateAt(path) {
+      // One FDB entry: one map lookup, not the whole table.
+      const [f, e, ...rest] = path;
+      const address = e?.keys?.address;
+      if (f?.node !== "fdb" || e?.node !== "entry" || address === undefined || rest.length) return undefined;
+      const key = fdbKey.encode({ addr: address, pad });
+      const v = await fdb.get(key);
+      if (!v) return {};
+      const d = fdbValue.decode(v);
+      const now = bootSeconds();
+      const port = portName(d.port);
+      if (!port || isExpired(d, now, agingTime)) return {};
+      return { value: { address: fdbKey.decode(key).addr, port, age: ageOf(d, now) } };
     },
     async action(path) {
       const name = path[path.length - 1]?.node;
