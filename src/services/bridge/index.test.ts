@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { CubeControl, JsonObject, PortInfo } from "../../lib/sdk/types.ts";
 import { memoryContext } from "../../../test/lib/memory-context.ts";
-import { fdbValue } from "../simplebridge/fdb.ts";
+import { fdbValue } from "../../lib/sdk/fdb.ts";
 import { bpduFrame, encodeFdbKey, isTagged, parseBpduFrame, pvKey, pvVal } from "./frames.ts";
 import bridge, { REASON_BPDU, REASON_FLOODING } from "./index.ts";
 import { bridgeIdOf, PortState } from "./stp.ts";

@@ -12,7 +12,7 @@ import { u32 } from "../../lib/bpf/codec.ts";
 import { typedMap, type TypedMapAccess } from "../../lib/sdk/maps.ts";
 import type { MapMirror, TypedMirror } from "../../lib/sdk/mirror.ts";
 import { ServiceError, type CubeContext, type MapAccess, type CubeControl, type Json, type JsonObject, type PacketIn, type ServiceModule } from "../../lib/sdk/types.ts";
-import { ageOf, bootSeconds, DEFAULT_AGING_TIME, ENTRY_STATIC, fdbValue, isExpired } from "../simplebridge/fdb.ts";
+import { ageOf, bootSeconds, DEFAULT_AGING_TIME, ENTRY_STATIC, fdbValue, isExpired } from "../../lib/sdk/fdb.ts";
 import yang from "./bridge.yang" with { type: "text" };
 import { bpduFrame, bridgeCfg, encodeFdbKey, fdbKey, parseBpduFrame, portCfg, pvKey, pvVal, derivedMac, withTag } from "./frames.ts";
 import {
