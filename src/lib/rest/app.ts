@@ -19,6 +19,8 @@ import { resolveTarget } from "./target.ts";
 import { isObject } from "./tree.ts";
 
 export const BASE = "/polycube/v1";
+/** The response header that carries polycubed's version. */
+export const VERSION_HEADER = "x-polycubed-version";
 
 export interface RestOptions {
   /** The daemon's listen address, used in HATEOAS hrefs (//host:port/polycube/v1/...). */
@@ -78,6 +80,17 @@ export function createRestApp(core: DaemonCore, opts: RestOptions): Hono {
   const metrics = new Metrics(core, schemas);
   const version = opts.version ?? VERSION;
   const query = (c: Context) => new URL(c.req.url).searchParams;
+
+  // Every reply names the daemon's version, so that polycubectl can tell a mismatch without a request of its own.
+  app.use("*", async (c, next) => {
+    await next();
+    try {
+      c.res.headers.set(VERSION_HEADER, version);
+    } catch {
+      c.res = new Response(c.res.body, c.res);
+      c.res.headers.set(VERSION_HEADER, version);
+    }
+  });
 
   const cubesHelp = (c: Context, elements: Array<Record<string, string>>, what: string) =>
     topLevel(() => {
