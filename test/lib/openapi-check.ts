@@ -8,7 +8,7 @@ type Obj = Record<string, any>;
 
 export async function validateDocument(doc: unknown): Promise<{ valid: boolean; errors?: unknown }> {
   const v = new Validator();
-  const r = await v.validate(doc as object);
+  const r = await v.validate(doc as Parameters<Validator["validate"]>[0]);
   return { valid: r.valid, errors: r.errors };
 }
 
