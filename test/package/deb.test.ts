@@ -101,3 +101,27 @@ describe("the Debian package", () => {
     expect({ code: r.code, err: r.err }).toEqual({ code: 0, err: "" });
   });
 });
+
+describe("make install / make uninstall", () => {
+  const env = (destdir: string) => ({ DESTDIR: destdir, PREFIX: "/usr/local", SYSCONFDIR: "/etc", OUT: "build/out", DIST: join(scratch, "dist") });
+
+  test("installs the executable, unit, completion and configuration under DESTDIR; uninstall removes exactly those", () => {
+    expect(run([join(ROOT, "node_modules/.bin/bun"), "build/dist.ts", join(scratch, "dist"), "/usr/local/bin", "/etc"]).code).toBe(0);
+    const dest = join(scratch, "dest");
+    // Something that was there before must stay.
+    mkdirSync(join(dest, "usr/local/share/zsh/site-functions"), { recursive: true });
+    writeFileSync(join(dest, "usr/local/share/zsh/site-functions/_other"), "");
+    expect(run(["build/install.sh", "install"], env(dest)).code).toBe(0);
+    for (const f of ["usr/local/bin/polycube", "usr/local/bin/polycubed", "usr/local/bin/polycubectl", "usr/local/lib/systemd/system/polycubed.service",
+      "usr/local/share/bash-completion/completions/polycubectl", "usr/local/share/zsh/site-functions/_polycubectl", "etc/polycube/polycubed.conf"])
+      expect({ f, exists: existsSync(join(dest, f)) }).toEqual({ f, exists: true });
+    expect(readFileSync(join(dest, "usr/local/lib/systemd/system/polycubed.service"), "utf8")).toContain("ExecStart=/usr/local/bin/polycubed --cubes-dump-enable");
+    // A reinstall keeps an edited configuration file.
+    writeFileSync(join(dest, "etc/polycube/polycubed.conf"), "port: 9001\n");
+    expect(run(["build/install.sh", "install"], env(dest)).code).toBe(0);
+    expect(readFileSync(join(dest, "etc/polycube/polycubed.conf"), "utf8")).toBe("port: 9001\n");
+    expect(run(["build/install.sh", "uninstall"], env(dest)).code).toBe(0);
+    const left = run(["find", dest]).out.trim().split("\n").map((l) => l.slice(dest.length)).sort();
+    expect(left).toEqual(["", "/usr", "/usr/local", "/usr/local/share", "/usr/local/share/zsh", "/usr/local/share/zsh/site-functions", "/usr/local/share/zsh/site-functions/_other"]);
+  });
+});
