@@ -1,7 +1,8 @@
 // The OpenAPI document of the real daemon (GET /polycube/v1/openapi.json) validates, and for one
 // cube of each built-in service every GET path it lists answers as documented.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Daemon } from "../lib/daemon.ts";
+import { Daemon, freePort } from "../lib/daemon.ts";
+import { startRemoteService } from "../lib/remote-service.ts";
 import { checkCubePaths, validateDocument } from "../lib/openapi-check.ts";
 
 const daemon = new Daemon();
@@ -48,4 +49,28 @@ describe("OpenAPI document of the daemon", () => {
     const known = (w: string) => /^\/router\/[^/]+\/route\/[^/]+\/local: status 400 /.test(w);
     expect(wrong.filter((w) => !known(w))).toEqual([]);
   }, 120_000);
+
+  test("a service unloaded and loaded again as a remote service: the document follows, and the remote cube answers as documented", async () => {
+    const port = freePort();
+    const remote = await startRemoteService("simpleforwarder", `127.0.0.1:${port}`);
+    try {
+      // The built-in simpleforwarder makes way for the same service in another process.
+      await daemon.request("DELETE", "/simpleforwarder/oa-simpleforwarder/");
+      expect((await daemon.request("DELETE", "/services/simpleforwarder")).status).toBeLessThan(300);
+      expect((await daemon.request("GET", "/openapi.json")).json().paths["/simpleforwarder/{cube}"]).toBeUndefined();
+      const add = await daemon.request("POST", "/services", { name: "simpleforwarder", type: "grpc", uri: `127.0.0.1:${port}` });
+      expect({ status: add.status, text: add.text }).toMatchObject({ status: 200 });
+      const d = (await daemon.request("GET", "/openapi.json")).json();
+      expect(await validateDocument(d)).toMatchObject({ valid: true });
+      expect(d.paths["/simpleforwarder/{cube}/ports/{ports_name}"]?.get).toBeDefined();
+      expect((await daemon.request("POST", "/simpleforwarder/oa-rfwd/", {})).status).toBeLessThan(300);
+      const r = await checkCubePaths(daemon.url, d, "simpleforwarder", "oa-rfwd");
+      expect(r.wrong).toEqual([]);
+      expect(r.matched.length).toBeGreaterThan(1);
+      await daemon.request("DELETE", "/simpleforwarder/oa-rfwd/");
+    } finally {
+      remote.kill("SIGKILL");
+      await remote.exited;
+    }
+  }, 60_000);
 });
