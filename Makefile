@@ -2,9 +2,12 @@
 BUN      := node_modules/.bin/bun
 OUT      := build/out
 PREFIX   ?= /usr/local
+DESTDIR  ?=
+SYSCONFDIR ?= /etc
+DIST     := $(OUT)/dist
 SOURCES  := $(shell find src bpf yang -type f 2>/dev/null) package.json
 
-.PHONY: all deps bpf build run test install uninstall bench clean check
+.PHONY: all deps bpf build dist run test install uninstall deb bench clean check
 
 all: build
 
@@ -29,6 +32,11 @@ build/gen/bpf-objects.ts: bpf
 
 build: deps bpf $(OUT)/polycube
 
+# The files installed beside the executable (unit, completion, default configuration), generated
+# from the sources; the unit names $(PREFIX)/bin.
+dist: deps
+	$(BUN) build/dist.ts $(DIST) $(PREFIX)/bin $(SYSCONFDIR)
+
 run: build
 	$(OUT)/polycubed $(ARGS)
 
@@ -36,14 +44,18 @@ run: build
 test: build
 	@test/run.sh
 
-install: build
-	install -d $(PREFIX)/bin
-	install -m 0755 $(OUT)/polycube $(PREFIX)/bin/polycube
-	ln -f $(PREFIX)/bin/polycube $(PREFIX)/bin/polycubed
-	ln -f $(PREFIX)/bin/polycube $(PREFIX)/bin/polycubectl
+# Also the systemd unit ($(PREFIX)/lib/systemd/system), bash and zsh completion and, when there
+# is none, $(SYSCONFDIR)/polycube/polycubed.conf; uninstall removes exactly what install put
+# there (build/install.sh keeps a manifest). DESTDIR stages the tree elsewhere.
+install: build dist
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" SYSCONFDIR="$(SYSCONFDIR)" OUT="$(OUT)" DIST="$(DIST)" build/install.sh install
 
 uninstall:
-	rm -f $(PREFIX)/bin/polycube $(PREFIX)/bin/polycubed $(PREFIX)/bin/polycubectl
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" SYSCONFDIR="$(SYSCONFDIR)" build/install.sh uninstall
+
+# A Debian package in build/out/ (dpkg-deb, no network); lintian checks it when installed.
+deb: build
+	build/deb.sh
 
 bench: build
 	$(BUN) bench/run.ts

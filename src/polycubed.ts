@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { parseOptions, usage, OptionsError, type DaemonOptions } from "./daemon/options.ts";
 import { acquirePidFile, AlreadyRunningError } from "./daemon/pidfile.ts";
-import { daemonLog, LogSink, setDefaultSink } from "./lib/log.ts";
+import { daemonLog, journalMode, LogSink, setDefaultSink } from "./lib/log.ts";
 import { VERSION } from "./version.ts";
 
 // Large enough for a whole firewall chain (16,384 rules) or a routing table in one request.
@@ -50,7 +50,7 @@ export async function main(args: string[]): Promise<void> {
   const o = parsed.options;
   if (o.daemon && !process.env.POLYCUBED_DETACHED) return detach(args);
 
-  setDefaultSink(new LogSink(o.logfile, !process.env.POLYCUBED_DETACHED));
+  setDefaultSink(new LogSink(o.logfile, !process.env.POLYCUBED_DETACHED, journalMode()));
   daemonLog.setLevel(o.loglevel);
   for (const name of parsed.overridden) daemonLog.warn(`${name} is set both in ${o.configfile} and on the command line: the command line wins`);
 

@@ -87,7 +87,12 @@ _polycubectl() {
   (( \${#closed} )) && compadd -Q -- \${closed}
   return 0
 }
-compdef _polycubectl polycubectl
+# Autoloaded from $fpath the file is the function's body: complete now. Sourced: register.
+if [[ \${zsh_eval_context[-1]} == loadautofunc ]]; then
+  _polycubectl "$@"
+else
+  compdef _polycubectl polycubectl
+fi
 `;
   return undefined;
 }

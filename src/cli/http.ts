@@ -4,6 +4,17 @@
 import type { HttpCall } from "./args.ts";
 import type { CliConfig } from "./config.ts";
 import { stdio } from "./io.ts";
+import { VERSION } from "../version.ts";
+
+/** The header the daemon sets on every reply (src/lib/rest/app.ts's VERSION_HEADER). */
+const VERSION_HEADER = "x-polycubed-version";
+let mismatchTold = false;
+
+/** One line on stderr, once per invocation, when the daemon is not of this CLI's version. */
+export function versionMismatch(daemon: string | null, cli = VERSION): string | undefined {
+  if (!daemon || daemon === cli) return undefined;
+  return `polycubectl: warning: polycubectl is version ${cli} but polycubed is version ${daemon}\n`;
+}
 
 export interface HttpReply {
   status: number;
@@ -48,6 +59,11 @@ export async function send(call: HttpCall, cfg: CliConfig): Promise<HttpReply> {
       r = await fetch(url, { method: call.method, body: call.body, headers, redirect: "manual", ...(tls ? { tls } : {}) } as RequestInit);
     } catch (e) {
       throw new UnreachableError((e as Error).message);
+    }
+    const warning = mismatchTold ? undefined : versionMismatch(r.headers.get(VERSION_HEADER));
+    if (warning) {
+      mismatchTold = true;
+      stdio.err(warning);
     }
     const location = r.headers.get("location");
     if ([301, 302, 303, 307, 308].includes(r.status) && location && hop < MAX_REDIRECTS) {

@@ -59,6 +59,8 @@ interface OptionSpec {
   /** Other accepted long names (the docs' spellings). */
   aliases?: string[];
   help: string;
+  /** The value shown, commented out, in the default configuration file: the default, else an example. */
+  sample: (d: DaemonOptions) => string;
   apply(o: DaemonOptions, value: string): void;
 }
 
@@ -69,32 +71,32 @@ function parseBool(name: string, v: string): boolean {
 }
 
 const SPECS: OptionSpec[] = [
-  { long: "port", short: "p", kind: "value", help: "rest server port (default 9000)", apply(o, v) {
+  { long: "port", short: "p", kind: "value", help: "rest server port (default 9000)", sample: (d) => String(d.port), apply(o, v) {
       const n = Number(v);
       if (!/^\d+$/.test(v) || n < 1 || n > 65535) throw new OptionsError(`option --port: '${v}' is not a port number (1-65535)`);
       o.port = n;
     } },
-  { long: "addr", short: "a", kind: "value", help: "listen address (default localhost)", apply(o, v) { o.addr = v; } },
-  { long: "loglevel", short: "l", kind: "value", help: "trace|debug|info|warn|err|critical|off (default info)", apply(o, v) {
+  { long: "addr", short: "a", kind: "value", help: "listen address (default localhost)", sample: (d) => d.addr, apply(o, v) { o.addr = v; } },
+  { long: "loglevel", short: "l", kind: "value", help: "trace|debug|info|warn|err|critical|off (default info)", sample: (d) => d.loglevel.toLowerCase(), apply(o, v) {
       const l = parseLogLevel(v);
       if (!l) throw new OptionsError(`option --loglevel: '${v}' is not one of trace|debug|info|warn|err|critical|off`);
       o.loglevel = l;
     } },
-  { long: "cert", short: "c", kind: "value", help: "path to server TLS certificate", apply(o, v) { o.cert = v; } },
-  { long: "key", short: "k", kind: "value", help: "path to server TLS private key", apply(o, v) { o.key = v; } },
-  { long: "cacert", kind: "value", help: "CA certificate used to validate clients", apply(o, v) { o.cacert = v; } },
-  { long: "cert-blacklist", aliases: ["cert-black-list"], kind: "value", help: "directory of black-listed client certificates", apply(o, v) { o.certBlacklist = v; } },
-  { long: "cert-whitelist", aliases: ["cert-white-list"], kind: "value", help: "directory of white-listed client certificates", apply(o, v) { o.certWhitelist = v; } },
-  { long: "remote-cacert", kind: "value", help: "CA certificate of remote services (gRPC over TLS)", apply(o, v) { o.remoteCacert = v; } },
-  { long: "remote-cert", kind: "value", help: "client certificate presented to remote services", apply(o, v) { o.remoteCert = v; } },
-  { long: "remote-key", kind: "value", help: "private key of --remote-cert", apply(o, v) { o.remoteKey = v; } },
-  { long: "daemon", short: "d", kind: "flag", help: "run as daemon (default false)", apply(o, v) { o.daemon = parseBool("daemon", v); } },
-  { long: "logfile", kind: "value", help: "log file (default /var/log/polycube/polycubed.log)", apply(o, v) { o.logfile = v; } },
-  { long: "pidfile", kind: "value", help: "pid file (default /var/run/polycube.pid)", apply(o, v) { o.pidfile = v; } },
-  { long: "configfile", aliases: ["config-file"], kind: "value", help: `configuration file (default ${DEFAULT_CONFIG_FILE})`, apply(o, v) { o.configfile = v; } },
-  { long: "cubes-dump-file", kind: "value", help: "file that keeps the topology (default /etc/polycube/cubes.yaml)", apply(o, v) { o.cubesDumpFile = v; } },
-  { long: "cubes-dump-clean-init", kind: "flag", help: "start with an empty topology, overwriting the dump file", apply(o, v) { o.cubesDumpCleanInit = parseBool("cubes-dump-clean-init", v); } },
-  { long: "cubes-dump-enable", kind: "flag", help: "keep the topology across restarts, and the datapath forwarding while the daemon restarts", apply(o, v) { o.cubesDumpEnable = parseBool("cubes-dump-enable", v); } },
+  { long: "cert", short: "c", kind: "value", help: "path to server TLS certificate", sample: () => "/etc/polycube/server.pem", apply(o, v) { o.cert = v; } },
+  { long: "key", short: "k", kind: "value", help: "path to server TLS private key", sample: () => "/etc/polycube/server.key", apply(o, v) { o.key = v; } },
+  { long: "cacert", kind: "value", help: "CA certificate used to validate clients", sample: () => "/etc/polycube/clients-ca.pem", apply(o, v) { o.cacert = v; } },
+  { long: "cert-blacklist", aliases: ["cert-black-list"], kind: "value", help: "directory of black-listed client certificates", sample: () => "/etc/polycube/blacklist.d", apply(o, v) { o.certBlacklist = v; } },
+  { long: "cert-whitelist", aliases: ["cert-white-list"], kind: "value", help: "directory of white-listed client certificates", sample: () => "/etc/polycube/whitelist.d", apply(o, v) { o.certWhitelist = v; } },
+  { long: "remote-cacert", kind: "value", help: "CA certificate of remote services (gRPC over TLS)", sample: () => "/etc/polycube/remote-ca.pem", apply(o, v) { o.remoteCacert = v; } },
+  { long: "remote-cert", kind: "value", help: "client certificate presented to remote services", sample: () => "/etc/polycube/remote-client.pem", apply(o, v) { o.remoteCert = v; } },
+  { long: "remote-key", kind: "value", help: "private key of --remote-cert", sample: () => "/etc/polycube/remote-client.key", apply(o, v) { o.remoteKey = v; } },
+  { long: "daemon", short: "d", kind: "flag", help: "run as daemon (default false)", sample: (d) => String(d.daemon), apply(o, v) { o.daemon = parseBool("daemon", v); } },
+  { long: "logfile", kind: "value", help: "log file (default /var/log/polycube/polycubed.log)", sample: (d) => d.logfile, apply(o, v) { o.logfile = v; } },
+  { long: "pidfile", kind: "value", help: "pid file (default /var/run/polycube.pid)", sample: (d) => d.pidfile, apply(o, v) { o.pidfile = v; } },
+  { long: "configfile", aliases: ["config-file"], kind: "value", help: `configuration file (default ${DEFAULT_CONFIG_FILE})`, sample: (d) => d.configfile, apply(o, v) { o.configfile = v; } },
+  { long: "cubes-dump-file", kind: "value", help: "file that keeps the topology (default /etc/polycube/cubes.yaml)", sample: (d) => d.cubesDumpFile, apply(o, v) { o.cubesDumpFile = v; } },
+  { long: "cubes-dump-clean-init", kind: "flag", help: "start with an empty topology, overwriting the dump file", sample: (d) => String(d.cubesDumpCleanInit), apply(o, v) { o.cubesDumpCleanInit = parseBool("cubes-dump-clean-init", v); } },
+  { long: "cubes-dump-enable", kind: "flag", help: "keep the topology across restarts, and the datapath forwarding while the daemon restarts", sample: (d) => String(d.cubesDumpEnable), apply(o, v) { o.cubesDumpEnable = parseBool("cubes-dump-enable", v); } },
 ];
 
 export function usage(): string {
@@ -157,22 +159,31 @@ export function parseConfigFile(text: string, file: string): Setting[] {
   return settings;
 }
 
-function defaultConfigText(): string {
+/**
+ * The configuration file with every option documented and commented out at its default (or an
+ * example): written when the default file is missing, and installed as /etc/polycube/polycubed.conf
+ * (build/polycubed-conf.ts). Generated from SPECS, so it names every option there is.
+ */
+export function defaultConfigText(): string {
   const d = defaultOptions();
-  return [
-    "# polycubed configuration file: one 'parameter: value' per line, long option names.",
-    `#loglevel: ${d.loglevel.toLowerCase()}`,
-    `#port: ${d.port}`,
-    `#addr: ${d.addr}`,
-    `#logfile: ${d.logfile}`,
-    `#pidfile: ${d.pidfile}`,
-    `#cubes-dump-file: ${d.cubesDumpFile}`,
-    "#cubes-dump-enable: false",
-    "#cert: /path/to/cert.pem",
-    "#key: /path/to/key.pem",
-    "#cacert: /path/to/cacert.pem",
-    "",
-  ].join("\n");
+  const lines = [
+    "# polycubed configuration file.",
+    "# One 'parameter: value' per line, with the long option names of `polycubed --help`;",
+    "# '#' starts a comment. Precedence: defaults < this file < the command line.",
+    "# Flags take true or false. The systemd unit (polycubed.service) adds --cubes-dump-enable.",
+  ];
+  for (const s of SPECS) {
+    const only = s.long === "configfile" ? "command line only: " : "";
+    lines.push("", `# ${only}${s.help}${s.short ? ` (-${s.short})` : ""}${s.aliases?.length ? `; also spelt ${s.aliases.join(", ")}` : ""}`);
+    lines.push(`#${s.long}: ${s.sample(d)}`);
+  }
+  lines.push("");
+  return lines.join("\n");
+}
+
+/** Every option's long name, for the tests and the generated file's checks. */
+export function optionNames(): string[] {
+  return SPECS.map((s) => s.long);
 }
 
 function check(o: DaemonOptions): void {

@@ -11,12 +11,30 @@ const LEVEL_TEXT = ["trace", "debug", "info", "warning", "error", "critical", "o
 const MAX_FILE_BYTES = 5 * 1024 * 1024;
 const KEPT_FILES = 3;
 
+/**
+ * Under systemd (JOURNAL_STREAM set: stdout is the journal) the journal stamps each line
+ * itself, so the date prefix is dropped from stdout; the level becomes a syslog priority
+ * prefix ("<6>") that journald reads, so `journalctl -p warning` works.
+ */
+export function journalMode(env: Record<string, string | undefined> = process.env): boolean {
+  return !!env.JOURNAL_STREAM;
+}
+
+const SYSLOG_PRIORITY = [7, 7, 6, 4, 3, 2, 7];
+
+/** A log line for the journal: "<prio>" in place of the timestamp. */
+export function journalLine(line: string, level: LogLevel): string {
+  return `<${SYSLOG_PRIORITY[LOG_LEVELS.indexOf(level)]}>${line.replace(/^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] /, "")}`;
+}
+
 /** Where log lines go: stdout and/or a size-rotated file (5 MiB x 3, as the original). */
 export class LogSink {
   private written = 0;
   constructor(
     readonly file?: string,
     readonly toStdout = true,
+    /** stdout is the journal: no timestamp there, a priority prefix instead (the file keeps both). */
+    readonly journal = false,
   ) {
     if (file) {
       mkdirSync(dirname(file), { recursive: true });
@@ -28,8 +46,8 @@ export class LogSink {
     }
   }
 
-  write(line: string): void {
-    if (this.toStdout) process.stdout.write(line + "\n");
+  write(line: string, level: LogLevel = "INFO"): void {
+    if (this.toStdout) process.stdout.write((this.journal ? journalLine(line, level) : line) + "\n");
     if (!this.file) return;
     if (this.written + line.length + 1 > MAX_FILE_BYTES) this.rotate();
     appendFileSync(this.file, line + "\n");
@@ -97,7 +115,7 @@ export class TaggedLogger implements Logger {
   log(level: LogLevel, msg: string): void {
     if (!this.enabled(level)) return;
     const tags = this.tags.map((t) => `[${t}] `).join("");
-    (this.sink ?? defaultSink).write(`[${timestamp()}] ${tags}[${LEVEL_TEXT[LOG_LEVELS.indexOf(level)]}] ${msg}`);
+    (this.sink ?? defaultSink).write(`[${timestamp()}] ${tags}[${LEVEL_TEXT[LOG_LEVELS.indexOf(level)]}] ${msg}`, level);
   }
 
   trace(msg: string) { this.log("TRACE", msg); }

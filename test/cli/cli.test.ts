@@ -3,10 +3,10 @@
 // of the in-memory core test double (test/cli/harness.ts). Every grammar form of reference §5
 // and §12, every output form, stdin bodies, and the error exits.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bash, cleanupHome, cli as run, startDaemon, type CliResult, type Daemon } from "./harness.ts";
+import { bash, CLI_ARGV, cleanupHome, cli as run, home, startDaemon, type CliResult, type Daemon } from "./harness.ts";
 
 let d: Daemon;
 const tmp = mkdtempSync(join(tmpdir(), "tyrcli-e2e-"));
@@ -68,7 +68,7 @@ describe("root help and built-in commands", () => {
   });
 
   test("version prints the CLI's then the daemon's", async () => {
-    expect(await ok("version")).toMatch(/^polycubectl:\n version: \S+\npolycubed:\n version: 9\.9\.9-test\n$/);
+    expect(await ok("version")).toMatch(/^polycubectl:\n version: (\S+)\npolycubed:\n version: \1\n$/);
   });
 
   test("services, services show [name]", async () => {
@@ -417,11 +417,50 @@ describe("usage and completion", () => {
     expect(r.err).toContain("Usage: polycubectl completion bash|zsh");
   });
 
+  test("the bash script completes a cube's ports", async () => {
+    const r = await sh(`source <(polycubectl completion bash)
+COMP_LINE="polycubectl br1 ports del "; COMP_POINT=\${#COMP_LINE}; COMP_WORDS=(polycubectl br1 ports del ""); COMP_CWORD=4
+_polycubectl; printf '%s\\n' "\${COMPREPLY[@]}"`);
+    expect(r.err).toBe("");
+    expect(r.out.split("\n")).toContain("p1");
+  });
+
+  test("the zsh script loads (sourced and autoloaded from $fpath) and completes a cube's ports", async () => {
+    const fpath = join(tmp, "zfunc");
+    mkdirSync(fpath, { recursive: true });
+    writeFileSync(join(fpath, "_polycubectl"), await ok("completion", "zsh"));
+    // compadd exists only inside the completion system: a stand-in prints what it is given.
+    const stub = `compadd() { while (( $# )); do case $1 in -S) shift 2;; --) shift; break;; *) shift;; esac; done; print -l -- "$@"; }`;
+    const fn = `polycubectl() { ${CLI_ARGV.map((c) => `'${c}'`).join(" ")} "$@"; }`;
+    const run = (script: string) =>
+      Bun.spawn(["zsh", "-f", "-c", script], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, POLYCUBECTL_URL: d.url }, stdout: "pipe", stderr: "pipe" });
+    const sourced = run(`${fn}; autoload -Uz compinit; compinit -u -d ${tmp}/zcd; source <(polycubectl completion zsh); print $_comps[polycubectl]`);
+    expect((await new Response(sourced.stdout).text()).trim()).toBe("_polycubectl");
+    const auto = run(`${fn}; ${stub}; fpath=(${fpath} $fpath); autoload -Uz _polycubectl; words=(polycubectl br1 ports del ""); CURRENT=5; _polycubectl`);
+    const [out, err] = [await new Response(auto.stdout).text(), await new Response(auto.stderr).text()];
+    expect(err).toBe("");
+    expect(out.split("\n")).toContain("p1");
+  });
+
   test("the bash script completes through the CLI", async () => {
     const r = await sh(`source <(polycubectl completion bash)
 COMP_LINE="polycubectl br1 set action=S"; COMP_POINT=\${#COMP_LINE}; COMP_WORDS=(polycubectl br1 set action = S); COMP_CWORD=5
 _polycubectl; printf '%s\\n' "\${COMPREPLY[@]}"`);
     expect(r.err).toBe("");
     expect(r.out).toBe("SLOWPATH\n");
+  });
+});
+
+describe("version mismatch", () => {
+  test("a daemon of another version: one warning on stderr, the output unchanged", async () => {
+    const other = startDaemon("9.9.9-test");
+    try {
+      const r = await run(other.url, ["version"]);
+      expect(r.code).toBe(0);
+      expect(r.err).toMatch(/^polycubectl: warning: polycubectl is version \S+ but polycubed is version 9\.9\.9-test\n$/);
+      expect(r.out).toMatch(/^polycubectl:\n version: \S+\npolycubed:\n version: 9\.9\.9-test\n$/);
+    } finally {
+      other.stop();
+    }
   });
 });

@@ -11,7 +11,7 @@ import { MemoryCore } from "../rest/memory-core.ts";
 export const ROOT = join(import.meta.dir, "..", "..");
 const BUN = join(ROOT, "node_modules", ".bin", "bun");
 /** POLYCUBECTL_BIN=build/polycube runs the compiled binary instead of the sources. */
-const CLI = process.env.POLYCUBECTL_BIN ? [join(ROOT, process.env.POLYCUBECTL_BIN)] : [BUN, join(ROOT, "src", "polycube.ts")];
+export const CLI_ARGV = process.env.POLYCUBECTL_BIN ? [join(ROOT, process.env.POLYCUBECTL_BIN)] : [BUN, join(ROOT, "src", "polycube.ts")];
 
 const TRANSPARENT = `module tyrtrans {
   yang-version 1.1;
@@ -46,13 +46,14 @@ export interface Daemon {
   stop(): void;
 }
 
-export function startDaemon(): Daemon {
+/** `version`: the one the daemon reports (by default the CLI's own, so that it warns of nothing). */
+export function startDaemon(version?: string): Daemon {
   const core = new CliCore();
   core.addModel("tyrrest", readFileSync(join(ROOT, "test", "yang", "models", "tyr-rest.yang"), "utf8"));
   core.addModel("tyrtrans", TRANSPARENT, "transparent");
   let app: ReturnType<typeof createRestApp> | undefined;
   const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (r) => app!.fetch(r) });
-  app = createRestApp(core, { host: "127.0.0.1", port: server.port!, version: "9.9.9-test" });
+  app = createRestApp(core, { host: "127.0.0.1", port: server.port!, ...(version ? { version } : {}) });
   return { core, url: `http://127.0.0.1:${server.port}/polycube/v1/`, stop: () => server.stop(true) };
 }
 
@@ -68,7 +69,7 @@ export const cleanupHome = () => rmSync(home, { recursive: true, force: true });
 
 /** Runs polycubectl with `args`; stdin is /dev/null unless `stdin` text is given (a pipe). */
 export async function cli(url: string, args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
-  const p = Bun.spawn([...CLI, ...args], {
+  const p = Bun.spawn([...CLI_ARGV, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, POLYCUBECTL_URL: url, ...opts.env },
     stdin: opts.stdin === undefined ? "ignore" : new TextEncoder().encode(opts.stdin),
@@ -81,7 +82,7 @@ export async function cli(url: string, args: string[], opts: { stdin?: string; e
 
 /** Runs a bash command line with `polycubectl` as a function calling the CLI (for here-strings). */
 export async function bash(url: string, script: string, env: Record<string, string> = {}): Promise<CliResult> {
-  const fn = `polycubectl() { ${CLI.map((c) => `'${c}'`).join(" ")} "$@"; }`;
+  const fn = `polycubectl() { ${CLI_ARGV.map((c) => `'${c}'`).join(" ")} "$@"; }`;
   const p = Bun.spawn(["bash", "-c", `${fn}\n${script}`], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, POLYCUBECTL_URL: url, ...env },

@@ -2,7 +2,8 @@ import { describe, expect, test, afterAll } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseOptions, OptionsError, usage } from "../../src/daemon/options.ts";
+import { defaultConfigText, optionNames, parseConfigFile, parseOptions, OptionsError, usage } from "../../src/daemon/options.ts";
+import { journalLine, journalMode } from "../../src/lib/log.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tdaemon-opts-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -71,5 +72,31 @@ describe("polycubed options", () => {
     expect(parseOptions(["--help"]).help).toBe(true);
     expect(parseOptions(["-v"]).version).toBe(true);
     expect(usage()).toContain("--cubes-dump-enable");
+  });
+});
+
+describe("the default configuration file (installed as /etc/polycube/polycubed.conf)", () => {
+  const text = defaultConfigText();
+  test("documents every option, commented out", () => {
+    for (const name of optionNames()) {
+      expect(text).toMatch(new RegExp(`^#${name}: \\S`, "m"));
+      expect(usage()).toContain(`--${name}`);
+    }
+  });
+  test("reads back as is, and each line uncommented parses", () => {
+    expect(parseConfigFile(text, "default")).toEqual([]);
+    const uncommented = text.split("\n").filter((l) => /^#[a-z-]+: /.test(l)).map((l) => l.slice(1));
+    expect(uncommented.length).toBe(optionNames().length);
+    expect(parseConfigFile(uncommented.join("\n"), "uncommented").map((s) => s.spec.long)).toEqual(optionNames());
+  });
+});
+
+describe("logging under systemd", () => {
+  test("JOURNAL_STREAM set: no date prefix on stdout, a syslog priority instead", () => {
+    expect(journalMode({ JOURNAL_STREAM: "8:1234" })).toBe(true);
+    expect(journalMode({})).toBe(false);
+    expect(journalLine("[2026-11-24 10:00:00.123] [polycubed] [info] up", "INFO")).toBe("<6>[polycubed] [info] up");
+    expect(journalLine("[2026-11-24 10:00:00.123] [Bridge] [br1] [warning] x", "WARN")).toBe("<4>[Bridge] [br1] [warning] x");
+    expect(journalLine("[2026-11-24 10:00:00.123] [polycubed] [error] x", "ERR")).toBe("<3>[polycubed] [error] x");
   });
 });

@@ -13,12 +13,15 @@ import { errorResponse, readJson, RestError } from "./errors.ts";
 import { Helper, parseHelpQuery } from "./help.ts";
 import { Linker, linkHostPort } from "./links.ts";
 import { Metrics } from "./metrics.ts";
+import { openapiDocument, type OpenApiService } from "./openapi.ts";
 import { SchemaCache, WriteLock } from "./schemas.ts";
 import { emptyReply, jsonReply, ServiceApi } from "./service-api.ts";
 import { resolveTarget } from "./target.ts";
 import { isObject } from "./tree.ts";
 
 export const BASE = "/polycube/v1";
+/** The response header that carries polycubed's version. */
+export const VERSION_HEADER = "x-polycubed-version";
 
 export interface RestOptions {
   /** The daemon's listen address, used in HATEOAS hrefs (//host:port/polycube/v1/...). */
@@ -78,6 +81,17 @@ export function createRestApp(core: DaemonCore, opts: RestOptions): Hono {
   const metrics = new Metrics(core, schemas);
   const version = opts.version ?? VERSION;
   const query = (c: Context) => new URL(c.req.url).searchParams;
+
+  // Every reply names the daemon's version, so that polycubectl can tell a mismatch without a request of its own.
+  app.use("*", async (c, next) => {
+    await next();
+    try {
+      c.res.headers.set(VERSION_HEADER, version);
+    } catch {
+      c.res = new Response(c.res.body, c.res);
+      c.res.headers.set(VERSION_HEADER, version);
+    }
+  });
 
   const cubesHelp = (c: Context, elements: Array<Record<string, string>>, what: string) =>
     topLevel(() => {
@@ -248,6 +262,23 @@ export function createRestApp(core: DaemonCore, opts: RestOptions): Hono {
   app.options(`${BASE}/netdevs`, (c) => cubesHelp(c, core.netdevs().map((d) => ({ netdev: d.name })), "Netdev"));
   app.options(`${BASE}/netdevs/:name`, () => plainJson({ commands: ["show"] }));
   app.get(`${BASE}/version`, () => plainJson({ polycubed: { version } }));
+  // Built from the services loaded now (plug-ins and remote ones too), again only when a model changed.
+  let openapi: { key: string; text: string } | undefined;
+  app.get(`${BASE}/openapi.json`, () =>
+    topLevel(() => {
+      const loaded = core.services();
+      const key = JSON.stringify(loaded.map((s) => [s.name, s.version, s.yang]));
+      if (openapi?.key !== key) {
+        const services: OpenApiService[] = [];
+        for (const s of loaded) {
+          const schema = schemas.get(s.name);
+          if (schema) services.push({ name: s.name, version: s.version, description: s.description, schema });
+        }
+        openapi = { key, text: JSON.stringify(openapiDocument(services, { version })) };
+      }
+      return new Response(openapi.text, { headers: { "content-type": "application/json" } });
+    }),
+  );
   app.get(`${BASE}/topology`, () => plainJson(core.cubeNames().map((n) => core.cubeSummary(n)).filter(Boolean)));
   app.get(`${BASE}/topology/:ifname`, (c) => topLevel(() => plainJson(core.netdevTopology(c.req.param("ifname")))));
   app.options(`${BASE}/topology`, () => plainJson({ commands: ["show"] }));
