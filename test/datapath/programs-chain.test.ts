@@ -5,8 +5,9 @@
 //       +-----+        +-----+-----+-----+        +-----+
 // veth1-| th1 |--------| th2 | hw1 | th3 |--------| hw2 |-------- veth2
 //       +-----+        +-----+-----+-----+        +-----+
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { Daemon } from "../lib/daemon.ts";
+import { daemonAround } from "../lib/datapath.ts";
 import { Topology, sh, type Host } from "../lib/netns.ts";
 
 const LOG_SIZE = 50;
@@ -42,16 +43,9 @@ async function cli(...words: string[]): Promise<void> {
   if (r.code !== 0) throw new Error(`polycubectl ${words.join(" ")}: ${r.out}${r.err}`);
 }
 
-beforeAll(async () => {
+daemonAround(daemon, topo, () => {
   h1 = topo.host(1, "10.238.0.1/24");
   h2 = topo.host(2, "10.238.0.2/24");
-  await daemon.start();
-});
-
-afterAll(async () => {
-  await daemon.stop();
-  topo.cleanup();
-  daemon.cleanup();
 });
 
 async function removeAll(): Promise<void> {
