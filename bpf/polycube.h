@@ -382,6 +382,13 @@ static __always_inline __u64 pcn_mac_u64(const __u8 *mac) {
   return v;
 }
 
+/* An index into an array of `size` entries (a power of two) that the verifier can bound: the
+ * value's range is hidden from the compiler so that it keeps the mask, which is the bound. */
+static __always_inline __u32 pcn_index(__u32 i, __u32 size) {
+  asm volatile("" : "+r"(i));
+  return i & (size - 1);
+}
+
 /* ---- checksums and VLANs ---------------------------------------------------------------- */
 
 #ifdef PCN_TC

@@ -448,10 +448,7 @@ static long search_tuple(__u32 i, void *arg) {
   if (i >= s->n) return 1;
   struct fw_tupleset *ts = bpf_map_lookup_elem(&fw_tuples, &s->slot);
   if (!ts) return 1;
-  /* Hide i's range from the compiler so that the mask stays: it is what bounds the access. */
-  __u32 idx = i;
-  asm volatile("" : "+r"(idx));
-  struct fw_tuple *t = &ts->t[idx & (FW_TUPLES_MAX - 1)];
+  struct fw_tuple *t = &ts->t[pcn_index(i, FW_TUPLES_MAX)];
   if (t->best >= s->best) return 1; /* sorted: no later tuple can do better */
   __u8 use = t->use;
   if ((use & FW_NEED_PORTS) && !s->p.has_ports) return 0;

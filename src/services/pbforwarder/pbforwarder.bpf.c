@@ -117,10 +117,7 @@ static long search_tuple(__u32 i, void *arg) {
   if (i >= s->n) return 1;
   struct pbf_tupleset *ts = bpf_map_lookup_elem(&pbf_tuples, &s->slot);
   if (!ts) return 1;
-  /* Hide i's range from the compiler so that the mask stays: it is what bounds the access. */
-  __u32 idx = i;
-  asm volatile("" : "+r"(idx));
-  struct pbf_tuple *t = &ts->t[idx & (PBF_TUPLES_MAX - 1)];
+  struct pbf_tuple *t = &ts->t[pcn_index(i, PBF_TUPLES_MAX)];
   if (s->found && t->best >= s->best) return 1; /* sorted: no later tuple can do better */
   __u16 use = t->use;
   if ((use & PBF_USE_VLAN) && !(s->p.has & PBF_HAS_VLAN)) return 0;
