@@ -355,7 +355,7 @@ export function createRestApp(core: DaemonCore, opts: RestOptions): Hono {
       const first = words[0];
       const schema = first !== undefined ? schemas.get(first) : undefined;
       if (first !== undefined && schema) {
-        const t = resolveTarget(first, schema, words.slice(1));
+        const t = resolveTarget(first, schema, words.slice(1), c.req.method === "GET" || c.req.method === "OPTIONS");
         if (c.req.method === "OPTIONS") return await helper.options(t, url.searchParams);
         return await api.handle(c.req.raw, t);
       }

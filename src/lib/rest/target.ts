@@ -31,7 +31,20 @@ export function keyText(list: SchemaNode, key: string, raw: string): string {
   return valueText(r.value);
 }
 
-export function resolveTarget(service: string, schema: Schema, words: string[]): Target {
+function keyTextOrRaw(list: SchemaNode, key: string, raw: string): string {
+  try {
+    return keyText(list, key, raw);
+  } catch {
+    return raw;
+  }
+}
+
+/**
+ * `readOnly`: the request only reads. A key that its type refuses is then looked up as written,
+ * since a service may list entries the model's type does not describe (the router's connected
+ * routes have nexthop "local", as in the original); writes keep the strict check.
+ */
+export function resolveTarget(service: string, schema: Schema, words: string[], readOnly = false): Target {
   const t: Target = { kind: "collection", service, schema, node: schema.root, steps: [], words: [service] };
   if (!words.length) return t;
   t.kind = "cube";
@@ -53,7 +66,7 @@ export function resolveTarget(service: string, schema: Schema, words: string[]):
       const keys = child.keys ?? [];
       const given: string[] = [];
       while (given.length < keys.length && i < words.length) {
-        given.push(keyText(child, keys[given.length]!, words[i]!));
+        given.push(readOnly ? keyTextOrRaw(child, keys[given.length]!, words[i]!) : keyText(child, keys[given.length]!, words[i]!));
         t.words.push(words[i]!);
         i++;
       }
