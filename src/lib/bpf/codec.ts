@@ -74,6 +74,22 @@ export function bytes(size: number): Codec<Uint8Array> {
   };
 }
 
+/** A C array of `n` elements of one codec (e.g. `__u64 timeout[7]`). */
+export function array<T>(codec: Codec<T>, n: number): Codec<T[]> {
+  return {
+    size: codec.size * n,
+    encode(value, into, offset = 0) {
+      if (value.length !== n) throw new Error(`expected ${n} elements, got ${value.length}`);
+      const buf = into ?? new DataView(new ArrayBuffer(codec.size * n));
+      value.forEach((x, i) => codec.encode(x, buf, offset + i * codec.size));
+      return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    },
+    decode(b, offset = 0) {
+      return Array.from({ length: n }, (_, i) => codec.decode(b, offset + i * codec.size));
+    },
+  };
+}
+
 type Fields = Record<string, { offset: number; codec: Codec<unknown> }>;
 
 /** A C struct: each field at its offset; `size` includes the struct's padding. */

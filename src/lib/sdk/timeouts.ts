@@ -22,7 +22,7 @@ export function parseTimeouts(env: string, table: ReadonlyArray<readonly [string
   return out;
 }
 
-/** Seconds to the nanoseconds bpf_ktime_get_boot_ns() counts, as little-endian u64s at `off`. */
-export function writeTimeoutsNs(into: DataView, off: number, seconds: number[]): void {
-  seconds.forEach((s, i) => into.setBigUint64(off + 8 * i, BigInt(s) * 1_000_000_000n, true));
+/** Seconds to the nanoseconds bpf_ktime_get_boot_ns() counts (a datapath's `__u64 timeout[]`, codec array(u64, n)). */
+export function timeoutsNs(seconds: number[]): bigint[] {
+  return seconds.map((s) => BigInt(s) * 1_000_000_000n);
 }

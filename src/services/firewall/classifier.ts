@@ -5,10 +5,12 @@
 // Pure: the writer (generations.ts) turns the records into map writes.
 import { ServiceError } from "../../lib/sdk/types.ts";
 import { firstMatch, TupleSpace as GenericTupleSpace, type Tuple as GenericTuple, type TupleChange } from "../../lib/classifier/tuple-space.ts";
+import { encodeTupleSet, ruleKey, ruleValue, TUPLES_MAX } from "./layout.ts";
 import { mask, type Rule } from "./rules.ts";
 
-/** FW_TUPLES_MAX, FW_RULES_MAX in firewall.bpf.c */
-export const TUPLES_MAX = 128;
+export { TUPLES_MAX };
+
+/** FW_RULES_MAX in firewall.bpf.c */
 export const RULES_MAX = 16384;
 
 /** Bits of a tuple's `use` (FW_USE_* and FW_NEED_* in firewall.bpf.c). */
@@ -140,49 +142,18 @@ export function search(space: TupleSpace, entryOf: (k: EntryKey) => EntryValue |
   });
 }
 
-// ---- the datapath's layout ---------------------------------------------------------------
+// ---- the datapath's layout (layout.ts) ---------------------------------------------------
 
-/** struct fw_rule_key */
+/** struct fw_rule_key of an entry in a generation's slot */
 export function encodeEntryKey(slot: number, k: EntryKey): Uint8Array {
-  const b = new Uint8Array(20);
-  const v = new DataView(b.buffer);
-  v.setUint8(0, slot);
-  v.setUint8(1, k.proto);
-  v.setUint8(2, k.flags);
-  v.setUint8(3, k.ct);
-  v.setUint16(4, k.tuple, true);
-  v.setUint16(6, k.sport, false);
-  v.setUint16(8, k.dport, false);
-  v.setUint32(12, k.src, false);
-  v.setUint32(16, k.dst, false);
-  return b;
+  return ruleKey.encode({ slot, pad: 0, ...k });
 }
 
-/** struct fw_rule_value */
 export function encodeEntryValue(e: EntryValue): Uint8Array {
-  const b = new Uint8Array(12);
-  const v = new DataView(b.buffer);
-  v.setUint32(0, e.rank, true);
-  v.setUint32(4, e.counter, true);
-  v.setUint32(8, e.action, true);
-  return b;
+  return ruleValue.encode(e);
 }
 
-/** struct fw_tupleset */
-export const TUPLESET_BYTES = 8 + 16 * TUPLES_MAX;
-
-export function encodeTupleSet(tuples: Tuple[]): Uint8Array {
-  const b = new Uint8Array(TUPLESET_BYTES);
-  const v = new DataView(b.buffer);
-  v.setUint32(0, tuples.length, true);
-  tuples.forEach((t, i) => {
-    const o = 8 + 16 * i;
-    v.setUint32(o, mask(t.srcLen), false);
-    v.setUint32(o + 4, mask(t.dstLen), false);
-    v.setUint32(o + 8, Math.min(t.best, 0xffffffff), true);
-    v.setUint16(o + 12, t.id, true);
-    v.setUint8(o + 14, t.flagsMask);
-    v.setUint8(o + 15, t.use);
-  });
-  return b;
+/** struct fw_tupleset of a chain's tuples */
+export function encodeTuples(tuples: Tuple[]): Uint8Array {
+  return encodeTupleSet(tuples.map((t) => ({ srcMask: mask(t.srcLen), dstMask: mask(t.dstLen), best: Math.min(t.best, 0xffffffff), id: t.id, flagsMask: t.flagsMask, use: t.use })));
 }

@@ -2,7 +2,8 @@
 // original's automatic/manual/disabled), the timeouts the datapath applies (with the
 // POLYCUBE_FIREWALL_TIMEOUTS knob), and the session table read back from the datapath's map.
 import { ServiceError, type JsonObject } from "../../lib/sdk/types.ts";
-import { parseTimeouts as parseKnob, writeTimeoutsNs } from "../../lib/sdk/timeouts.ts";
+import { parseTimeouts as parseKnob, timeoutsNs } from "../../lib/sdk/timeouts.ts";
+import { configValue, ctKey, ctValue } from "./layout.ts";
 import { formatIp, PROTO_NAME } from "./rules.ts";
 
 /** fw_config.mode: tracking off; on, rules decide everything; on, ESTABLISHED passes before the rules. */
@@ -40,13 +41,11 @@ export function parseTimeouts(text: string | undefined): number[] {
   return parseKnob(TIMEOUTS_ENV, TIMEOUTS, text);
 }
 
+export const configCodec = configValue(TIMEOUTS.length);
+
 /** struct fw_config */
 export function encodeConfig(mode: Mode, timeouts: number[]): Uint8Array {
-  const b = new Uint8Array(8 + 8 * TIMEOUTS.length);
-  const v = new DataView(b.buffer);
-  v.setUint32(0, MODE_CODE[mode], true);
-  writeTimeoutsNs(v, 8, timeouts);
-  return b;
+  return configCodec.encode({ mode: MODE_CODE[mode], pad: 0, timeout: timeoutsNs(timeouts) });
 }
 
 /** Session states (S_* in firewall.bpf.c) as the session table names them. */
@@ -54,19 +53,16 @@ const STATE_NAME: Record<number, string> = { 1: "SYN_SENT", 2: "SYN_RECV", 3: "E
 
 /** One fw_sessions entry as a session-table entry; undefined once expired. `now` is CLOCK_BOOTTIME in ns, the datapath's clock. */
 export function sessionEntry(key: Uint8Array, value: Uint8Array, now: bigint): JsonObject | undefined {
-  const k = new DataView(key.buffer, key.byteOffset, key.byteLength);
-  const v = new DataView(value.buffer, value.byteOffset, value.byteLength);
-  const expires = v.getBigUint64(0, true);
+  const { expires, state } = ctValue.decode(value);
   if (expires <= now) return undefined;
-  const proto = k.getUint8(12);
-  const sport = k.getUint16(8, false), dport = k.getUint16(10, false);
+  const { src, dst, proto, sport, dport } = ctKey.decode(key);
   return {
-    src: formatIp(k.getUint32(0, false)),
-    dst: formatIp(k.getUint32(4, false)),
+    src: formatIp(src),
+    dst: formatIp(dst),
     l4proto: PROTO_NAME[proto] ?? String(proto),
     // ICMP echo sessions are keyed by the request: the id stands as the source port.
     sport, dport,
-    state: STATE_NAME[v.getUint8(12)] ?? "INVALID",
+    state: STATE_NAME[state] ?? "INVALID",
     // Rounded: /proc/uptime lags the kernel's clock by up to 10 ms, so rounding up could show
     // a second more than the timeout.
     eta: Math.round(Number(expires - now) / 1e9),

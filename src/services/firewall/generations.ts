@@ -6,7 +6,10 @@
 // left so that no packet is still reading it. A change thus costs two writes per entry it
 // touches and no wait, unless changes come faster than the grace period.
 import { deleteAll, setAll, type MapAccess } from "../../lib/sdk/types.ts";
-import { encodeEntryKey, encodeEntryValue, encodeTupleSet, type EntryChange, type Tuple } from "./classifier.ts";
+import { u32 } from "../../lib/bpf/codec.ts";
+import { keyHex } from "../../lib/sdk/mirror.ts";
+import { encodeEntryKey, encodeEntryValue, encodeTuples, type EntryChange, type Tuple } from "./classifier.ts";
+import { chainValue } from "./layout.ts";
 
 /** Long enough for any packet that read the old generation to be done with it. */
 const GRACE_MS = 2;
@@ -40,14 +43,14 @@ export class Generations {
    * emptied of the previous daemon's entries right before it is first written.
    */
   async adopt(): Promise<void> {
-    const h = await this.maps.active.get(u32(this.chain));
-    this.gen = h ? new DataView(h.buffer, h.byteOffset, h.byteLength).getUint32(0, true) & 1 : 0;
+    const h = await this.maps.active.get(u32.encode(this.chain));
+    this.gen = h ? chainValue.decode(h).gen & 1 : 0;
     this.stale = new Set([this.slot(0), this.slot(1)]);
   }
 
   /** Writes the default action into the active generation's header (one word: atomic). */
   async setDefault(action: number): Promise<void> {
-    await this.maps.active.set(u32(this.chain), header(this.gen, action));
+    await this.maps.active.set(u32.encode(this.chain), header(this.gen, action));
   }
 
   /** Makes the changes and the tuple list (when given) visible at once, with the default action. */
@@ -64,7 +67,7 @@ export class Generations {
     const pending = new Map(this.behind);
     const fresh = new Map<string, EntryChange>();
     for (const c of changes) {
-      const id = Buffer.from(encodeEntryKey(0, c.key)).toString("hex");
+      const id = keyHex(encodeEntryKey(0, c.key));
       pending.set(id, c);
       fresh.set(id, c);
     }
@@ -76,9 +79,9 @@ export class Generations {
     }
     if (dels.length) await deleteAll(this.maps.rules, dels);
     if (sets.length) await setAll(this.maps.rules, sets);
-    if (tuples || this.tuplesBehind || wasStale) await this.maps.tuples.set(u32(slot), encodeTupleSet(tuples ?? this.tuplesNow ?? []));
+    if (tuples || this.tuplesBehind || wasStale) await this.maps.tuples.set(u32.encode(slot), encodeTuples(tuples ?? this.tuplesNow ?? []));
     if (tuples) this.tuplesNow = tuples;
-    await this.maps.active.set(u32(this.chain), header(idle, defaultAction)); // the switch
+    await this.maps.active.set(u32.encode(this.chain), header(idle, defaultAction)); // the switch
     this.gen = idle;
     this.lastFlip = performance.now();
     this.behind = fresh;
@@ -87,17 +90,7 @@ export class Generations {
 
 }
 
-function u32(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n, true);
-  return b;
-}
-
 /** struct fw_chain */
 function header(gen: number, action: number): Uint8Array {
-  const b = new Uint8Array(8);
-  const v = new DataView(b.buffer);
-  v.setUint32(0, gen, true);
-  v.setUint32(4, action, true);
-  return b;
+  return chainValue.encode({ gen, defaultAction: action });
 }

@@ -9,11 +9,14 @@
 // counters), classifier.ts (the tuple space the datapath searches), generations.ts (atomic
 // publication), conntrack.ts (modes, timeouts, sessions), packet-log.ts (LOG lines).
 import { ServiceError, type Change, type CubeContext, type CubeControl, type Json, type JsonObject, type PacketIn, type PathStep, type ServiceModule } from "../../lib/sdk/types.ts";
+import { u32 } from "../../lib/bpf/codec.ts";
 import { bootNs } from "../../lib/sdk/clock.ts";
+import { typedMap } from "../../lib/sdk/maps.ts";
 import { Chain, type Edit } from "./chain.ts";
 import { RULES_MAX } from "./classifier.ts";
-import { encodeConfig, INITIAL_MODE, modeView, parseTimeouts, sessionEntry, setAcceptEstablished, setConntrack, TIMEOUTS_ENV, type Mode } from "./conntrack.ts";
+import { configCodec, encodeConfig, INITIAL_MODE, modeView, parseTimeouts, sessionEntry, setAcceptEstablished, setConntrack, TIMEOUTS_ENV, type Mode } from "./conntrack.ts";
 import { Generations } from "./generations.ts";
+import { chainValue, counterValue, ctKey, ctValue, ruleKey, ruleValue, tupleSet } from "./layout.ts";
 import { logLine } from "./packet-log.ts";
 import { ACTION_CODE, ACTIONS, DEFAULT_ACTION, invalid, parseRule, ruleJson, sameRule, type Action } from "./rules.ts";
 import yang from "./firewall.yang" with { type: "text" };
@@ -23,7 +26,6 @@ export type ChainName = (typeof CHAINS)[number];
 
 /** FW_REASON_LOG in firewall.bpf.c */
 const REASON_LOG = 1;
-const COUNTER = { bytes: 16 };
 
 function chainName(value: Json | undefined, where: string): ChainName {
   const name = String(value ?? "").toUpperCase();
@@ -91,28 +93,27 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
   const initial = CHAINS.map((c) => ({ def: actionOf(given.get(c)?.default, `chain[${c}].default`), edits: rulesOfEntry(given.get(c), c) }));
 
   await ctx.loadDatapath("firewall");
-  const maps = { active: ctx.map("fw_active"), tuples: ctx.map("fw_tuples"), rules: ctx.map("fw_rules") };
-  const cfgMap = ctx.map("fw_config");
-  const counters = ctx.map("fw_counters");
-  const sessions = ctx.map("fw_sessions");
+  // Typed views check every codec of layout.ts against the object's BTF before anything is written.
+  const maps = {
+    active: typedMap(ctx, "fw_active", u32, chainValue).raw,
+    tuples: typedMap(ctx, "fw_tuples", u32, tupleSet).raw,
+    rules: typedMap(ctx, "fw_rules", ruleKey, ruleValue).raw,
+  };
+  const cfgMap = typedMap(ctx, "fw_config", u32, configCodec).raw;
+  const counters = typedMap(ctx, "fw_counters", u32, counterValue);
+  const sessions = typedMap(ctx, "fw_sessions", ctKey, ctValue).raw;
   const chains = {} as Record<ChainName, ChainState>;
   CHAINS.forEach((c, i) => (chains[c] = { chain: new Chain(), def: initial[i]!.def, gens: new Generations(maps, i) }));
 
   const counterIndex = (c: ChainName, slot: number) => CHAINS.indexOf(c) * (RULES_MAX + 1) + slot;
-  const u32 = (n: number) => {
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setUint32(0, n, true);
-    return b;
-  };
-  const zero = new Uint8Array(COUNTER.bytes);
+  const zero = { pkts: 0n, bytes: 0n };
 
   async function readCounter(index: number): Promise<{ pkts: number; bytes: number }> {
-    const per = (await counters.getPerCpu(u32(index))) ?? [];
+    const per = (await counters.getPerCpu(index)) ?? [];
     let pkts = 0n, bytes = 0n;
     for (const v of per) {
-      const d = new DataView(v.buffer, v.byteOffset, v.byteLength);
-      pkts += d.getBigUint64(0, true);
-      bytes += d.getBigUint64(8, true);
+      pkts += v.pkts;
+      bytes += v.bytes;
     }
     return { pkts: Number(pkts), bytes: Number(bytes) };
   }
@@ -121,15 +122,15 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
   async function publish(c: ChainName): Promise<void> {
     const st = chains[c];
     const t = st.chain.take();
-    for (const slot of t.freshCounters) await counters.set(u32(counterIndex(c, slot)), zero);
+    for (const slot of t.freshCounters) await counters.set(counterIndex(c, slot), zero);
     await st.gens.publish(t.entries, t.tuplesChanged ? st.chain.space.list() : undefined, ACTION_CODE[st.def]);
   }
 
-  await cfgMap.set(u32(0), encodeConfig(mode, timeouts));
+  await cfgMap.set(u32.encode(0), encodeConfig(mode, timeouts));
   for (const [i, c] of CHAINS.entries()) {
     await chains[c].gens.adopt();
     chains[c].chain.apply(initial[i]!.edits, (n) => `chain[${c}].rule[${n}]`);
-    await counters.set(u32(counterIndex(c, RULES_MAX)), zero);
+    await counters.set(counterIndex(c, RULES_MAX), zero);
     await publish(c);
   }
 
@@ -256,7 +257,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
     for (const [c, a] of defaults) if (!per.has(c) && before.get(c) !== a) await chains[c].gens.setDefault(ACTION_CODE[a]);
     if (next !== mode) {
       mode = next;
-      await cfgMap.set(u32(0), encodeConfig(mode, timeouts));
+      await cfgMap.set(u32.encode(0), encodeConfig(mode, timeouts));
     }
   }
 
@@ -286,7 +287,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
         return;
       }
       case "reset-counters": {
-        for (const slot of [...chains[c].chain.counters(), RULES_MAX]) await counters.set(u32(counterIndex(c, slot)), zero);
+        for (const slot of [...chains[c].chain.counters(), RULES_MAX]) await counters.set(counterIndex(c, slot), zero);
         return { result: true };
       }
     }

@@ -15,13 +15,16 @@
 // writes of entries add, change or delete them. Every change is checked whole before anything
 // is written: a refused one changes nothing. Sessions of a rule kind are flushed when rules of
 // that kind change or go (new flows then follow the new rules); appends keep them.
+import { u32 } from "../../lib/bpf/codec.ts";
 import { bootNs } from "../../lib/sdk/clock.ts";
-import { ServiceError, type Change, type CubeContext, type CubeControl, type Json, type JsonObject, type MapAccess, type PathStep, type ServiceModule } from "../../lib/sdk/types.ts";
+import { parseIpv4 } from "../../lib/sdk/ipv4.ts";
+import { typedMap } from "../../lib/sdk/maps.ts";
+import { applyInOrder } from "../../lib/sdk/mirror.ts";
+import { ServiceError, type Change, type CubeContext, type CubeControl, type Json, type JsonObject, type PathStep, type ServiceModule } from "../../lib/sdk/types.ts";
 import yang from "./nat.yang" with { type: "text" };
-import { bad, checkRules, compileRules, K_DNAT, K_MASQ, K_PF, K_SNAT, parentAddress, parseDnat, parseIp, parsePf, parseSnat, rulesJson, rulesOf, type Rules } from "./rules.ts";
-import { encodeConfig, liveSessions, parseTimeouts, TIMEOUTS_ENV, type Session } from "./sessions.ts";
-
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+import { bad, checkRules, compileRules, K_DNAT, K_MASQ, K_PF, K_SNAT, parentAddress, parseDnat, parsePf, parseSnat, rulesJson, rulesOf, type Rules } from "./rules.ts";
+import { dnatKey, dnatValue, pfKey, pfValue, sessionKey, sessionValue, snatKey, snatValue } from "./layout.ts";
+import { configCodec, encodeConfig, liveSessions, parseTimeouts, TIMEOUTS_ENV, type Session } from "./sessions.ts";
 
 async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeControl> {
   let rules = rulesOf(config);
@@ -31,8 +34,13 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
   const timeouts = parseTimeouts(process.env[TIMEOUTS_ENV]);
 
   await ctx.loadDatapath("nat");
-  const m = { config: ctx.map("nat_config"), sessions: ctx.map("nat_sessions"), snat: ctx.map("nat_snat"), dnat: ctx.map("nat_dnat"), pf: ctx.map("nat_pf") };
-  const written = { snat: new Map<string, Uint8Array>(), dnat: new Map<string, Uint8Array>(), pf: new Map<string, Uint8Array>() };
+  const sessionMap = typedMap(ctx, "nat_sessions", sessionKey, sessionValue).raw;
+  const m = {
+    config: typedMap(ctx, "nat_config", u32, configCodec).rawMirror({ what: "nat configuration" }),
+    snat: typedMap(ctx, "nat_snat", snatKey, snatValue).rawMirror({ what: "SNAT rules" }),
+    dnat: typedMap(ctx, "nat_dnat", dnatKey, dnatValue).rawMirror({ what: "DNAT rules" }),
+    pf: typedMap(ctx, "nat_pf", pfKey, pfValue).rawMirror({ what: "port-forwarding rules" }),
+  };
 
   let queue: Promise<unknown> = Promise.resolve();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -41,35 +49,32 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
     return run;
   };
 
+  const configEntry = (r: Rules, masq: boolean): [Uint8Array, Uint8Array] => [
+    u32.encode(0),
+    encodeConfig({ masqIp: parentIp ? parseIpv4(parentIp)! : 0, masquerade: masq, snatRules: r.snat.length, dnatRules: r.dnat.length + r.pf.length, timeouts }),
+  ];
+
   async function writeConfig(): Promise<void> {
-    const v = encodeConfig({ masqIp: parentIp ? parseIp(parentIp)! : 0, masquerade, snatRules: rules.snat.length, dnatRules: rules.dnat.length + rules.pf.length, timeouts });
-    await m.config.set(new Uint8Array(4), v);
+    await m.config.replace([configEntry(rules, masquerade)]);
   }
 
-  /** Makes the rule maps hold exactly what `next` asks for. */
-  async function install(next: Rules): Promise<void> {
+  /**
+   * Makes the rule maps hold exactly what `next` asks for, then the configuration that counts
+   * them: only changed entries are written, and a refused write puts every map back.
+   */
+  async function install(next: Rules, masq = masquerade): Promise<void> {
     const want = compileRules(next);
-    for (const which of ["snat", "dnat", "pf"] as const) {
-      const map: MapAccess = m[which];
-      const target = new Map(want[which].map(([k, v]) => [hex(k), [k, v] as const]));
-      for (const [h, k] of written[which]) {
-        if (!target.has(h)) {
-          await map.delete(k);
-          written[which].delete(h);
-        }
-      }
-      for (const [h, [k, v]] of target) {
-        await map.set(k, v);
-        written[which].set(h, k);
-      }
-    }
+    await applyInOrder(
+      [() => m.snat.replace(want.snat), () => m.dnat.replace(want.dnat), () => m.pf.replace(want.pf), () => m.config.replace([configEntry(next, masq)])],
+      (e) => ctx.log.error(`cannot restore the rule maps: ${e.message}`),
+    );
     rules = next;
-    await writeConfig();
+    masquerade = masq;
   }
 
   async function flush(kinds: Set<number>): Promise<void> {
     if (!kinds.size) return;
-    for (const [k, v] of await m.sessions.entries()) if (kinds.has(v[7]!)) await m.sessions.delete(k);
+    for (const [k, v] of await sessionMap.entries()) if (kinds.has(sessionValue.decode(v).kind)) await sessionMap.delete(k);
   }
 
   /** Kinds whose rules were changed or removed (not only added) between two rule sets. */
@@ -83,7 +88,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
   }
 
   async function sessions(): Promise<Session[]> {
-    return liveSessions(await m.sessions.entries(), bootNs()).map((s) => s.row);
+    return liveSessions(await sessionMap.entries(), bootNs()).map((s) => s.row);
   }
 
   async function applyChanges(changes: Change[], cfg: JsonObject): Promise<void> {
@@ -95,7 +100,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
       else if (top === "natting-table") {
         if (ch.op !== "delete" || ch.path.length !== 1) throw bad(ch.where.slice(1), "natting-table entries are sessions the datapath makes: they can only be deleted");
         const keys = ch.path[0]!.keys ?? {};
-        for (const { row, keys: entries } of liveSessions(await m.sessions.entries(), bootNs())) {
+        for (const { row, keys: entries } of liveSessions(await sessionMap.entries(), bootNs())) {
           if (row["internal-src"] === keys["internal-src"] && row["internal-dst"] === keys["internal-dst"] && String(row["internal-sport"]) === keys["internal-sport"] &&
             String(row["internal-dport"]) === keys["internal-dport"] && row.proto === String(keys.proto).toUpperCase()) drops.push(...entries);
         }
@@ -106,12 +111,11 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
       next = rulesOf(cfg);
       masq = (((cfg.rule ?? {}) as JsonObject).masquerade as JsonObject | undefined)?.enabled === true;
     }
-    for (const k of drops) await m.sessions.delete(k);
+    for (const k of drops) await sessionMap.delete(k);
     if (!touched) return;
     const flushKinds = changedKinds(rules, next);
     if (masquerade && !masq) flushKinds.add(K_MASQ);
-    masquerade = masq;
-    await install(next);
+    await install(next, masq);
     await flush(flushKinds);
   }
 

@@ -1,6 +1,8 @@
 // nat's rules: parsing and checking them (a refused change names the field), their JSON, and the
 // entries of the datapath's rule maps they compile to (layouts in nat.bpf.c). Pure, for tests.
+import { formatPrefix, parseIpv4, parseIpv4Prefix } from "../../lib/sdk/ipv4.ts";
 import { ServiceError, type Json, type JsonObject } from "../../lib/sdk/types.ts";
+import { dnatKey, dnatValue, pfKey, pfValue, snatKey, snatValue } from "./layout.ts";
 
 export const KINDS = ["snat", "dnat", "masquerade", "portforwarding"] as const;
 /** Rule kinds: the originating-rule of a session, by K_* number (nat.bpf.c has the same numbers). */
@@ -16,35 +18,9 @@ export function bad(field: string, message: string, status = 400): ServiceError 
   return new ServiceError(`${field}: ${message}`, status, status === 409 ? "data-exists" : "invalid-value", field);
 }
 
-const DOTTED = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
-/** "a.b.c.d" -> host-order number; undefined when malformed. */
-export function parseIp(text: string): number | undefined {
-  const m = DOTTED.exec(text);
-  if (!m) return undefined;
-  const o = m.slice(1, 5).map(Number);
-  if (o.some((x) => x > 255)) return undefined;
-  return ((o[0]! << 24) | (o[1]! << 16) | (o[2]! << 8) | o[3]!) >>> 0;
-}
-
-export function ipText(n: number): string {
-  return [n >>> 24, (n >> 16) & 255, (n >> 8) & 255, n & 255].join(".");
-}
-
-/** "a.b.c.d/n" -> [network (host bits cleared), n]. */
-export function parseNet(text: string): [number, number] | undefined {
-  const [a, l, ...rest] = text.split("/");
-  if (rest.length || l === undefined || !/^\d{1,2}$/.test(l) || Number(l) > 32) return undefined;
-  const ip = parseIp(a!);
-  if (ip === undefined) return undefined;
-  const len = Number(l);
-  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-  return [(ip & mask) >>> 0, len];
-}
-
 function needIp(v: Json | undefined, field: string): string {
   const s = String(v ?? "");
-  const n = parseIp(s);
+  const n = parseIpv4(s);
   if (n === undefined) throw bad(field, `'${s}' is not an IPv4 address`);
   if (n === 0) throw bad(field, `0.0.0.0 cannot be translated to or from`);
   return s;
@@ -57,9 +33,9 @@ function needPort(v: Json | undefined, field: string): number {
 }
 
 export function parseSnat(e: JsonObject, id: number, where: string): SnatRule {
-  const net = parseNet(String(e["internal-net"] ?? ""));
+  const net = parseIpv4Prefix(String(e["internal-net"] ?? ""));
   if (!net) throw bad(`${where}.internal-net`, `'${e["internal-net"]}' is not an IPv4 prefix (a.b.c.d/n)`);
-  return { id, net: net[0], len: net[1], internalNet: `${ipText(net[0])}/${net[1]}`, externalIp: needIp(e["external-ip"], `${where}.external-ip`) };
+  return { id, net: net.network, len: net.len, internalNet: formatPrefix(net), externalIp: needIp(e["external-ip"], `${where}.external-ip`) };
 }
 
 export function parseDnat(e: JsonObject, id: number, where: string): DnatRule {
@@ -123,36 +99,16 @@ export function rulesJson(r: Rules, masquerade: boolean): JsonObject {
   };
 }
 
-export function be32(n: number, into: DataView, off: number) { into.setUint32(off, n >>> 0, false); }
+export type Entry = [Uint8Array, Uint8Array];
 
 /** Every map entry the rules ask for, by map. Pure, for tests. */
-export function compileRules(r: Rules): { snat: Array<[Uint8Array, Uint8Array]>; dnat: Array<[Uint8Array, Uint8Array]>; pf: Array<[Uint8Array, Uint8Array]> } {
-  const snat = r.snat.map((s) => {
-    const k = new Uint8Array(8), v = new Uint8Array(8);
-    const kv = new DataView(k.buffer), vv = new DataView(v.buffer);
-    kv.setUint32(0, s.len, true);
-    be32(s.net, kv, 4);
-    be32(parseIp(s.externalIp)!, vv, 0);
-    vv.setUint32(4, s.id, true);
-    return [k, v] as [Uint8Array, Uint8Array];
-  });
-  const dnat = r.dnat.map((d) => {
-    const k = new Uint8Array(4), v = new Uint8Array(4);
-    be32(parseIp(d.externalIp)!, new DataView(k.buffer), 0);
-    be32(parseIp(d.internalIp)!, new DataView(v.buffer), 0);
-    return [k, v] as [Uint8Array, Uint8Array];
-  });
-  const pf: Array<[Uint8Array, Uint8Array]> = [];
+export function compileRules(r: Rules): { snat: Entry[]; dnat: Entry[]; pf: Entry[] } {
+  const snat = r.snat.map((s): Entry => [snatKey.encode({ prefixlen: s.len, addr: s.net }), snatValue.encode({ externalIp: s.externalIp, id: s.id })]);
+  const dnat = r.dnat.map((d): Entry => [dnatKey.encode(d.externalIp), dnatValue.encode(d.internalIp)]);
+  const pf: Entry[] = [];
   for (const p of r.pf) {
     for (const proto of p.proto ? [p.proto] : ["TCP", "UDP"]) {
-      const k = new Uint8Array(8), v = new Uint8Array(8);
-      const kv = new DataView(k.buffer), vv = new DataView(v.buffer);
-      be32(parseIp(p.externalIp)!, kv, 0);
-      kv.setUint16(4, p.externalPort, false);
-      kv.setUint8(6, PROTO[proto]!);
-      be32(parseIp(p.internalIp)!, vv, 0);
-      vv.setUint16(4, p.internalPort, false);
-      pf.push([k, v]);
+      pf.push([pfKey.encode({ ip: p.externalIp, port: p.externalPort, proto: PROTO[proto]!, pad: 0 }), pfValue.encode({ ip: p.internalIp, port: p.internalPort, pad: 0 })]);
     }
   }
   return { snat, dnat, pf };
@@ -163,5 +119,5 @@ export function parentAddress(cfg: JsonObject | undefined): string | undefined {
   const ip = cfg?.ip;
   if (typeof ip !== "string") return undefined;
   const a = ip.split("/")[0]!;
-  return parseIp(a) ? a : undefined;
+  return parseIpv4(a) !== undefined ? a : undefined;
 }

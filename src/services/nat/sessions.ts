@@ -1,8 +1,11 @@
 // nat's sessions as the control plane sees them: the datapath's configuration (masquerade
 // address, rule counts, the timeouts it applies, with the POLYCUBE_NAT_TIMEOUTS knob), and the
 // natting-table read back from the session map. Layouts in nat.bpf.c. Pure, for tests.
-import { parseTimeouts as parseKnob, writeTimeoutsNs } from "../../lib/sdk/timeouts.ts";
-import { be32, ipText, KINDS, PROTO_NAME } from "./rules.ts";
+import { numberToIpv4 } from "../../lib/sdk/ipv4.ts";
+import { keyHex } from "../../lib/sdk/mirror.ts";
+import { parseTimeouts as parseKnob, timeoutsNs } from "../../lib/sdk/timeouts.ts";
+import { configValue, sessionKey, sessionValue } from "./layout.ts";
+import { KINDS, PROTO_NAME } from "./rules.ts";
 
 export const INGRESS = 0, EGRESS = 1;
 const ICMP = 1;
@@ -33,16 +36,11 @@ export interface NatConfig {
   timeouts: number[];
 }
 
+export const configCodec = configValue(TIMEOUTS.length);
+
 /** struct nat_cfg */
 export function encodeConfig(c: NatConfig): Uint8Array {
-  const b = new Uint8Array(16 + 8 * TIMEOUTS.length);
-  const v = new DataView(b.buffer);
-  be32(c.masqIp, v, 0);
-  v.setUint32(4, c.masquerade ? 1 : 0, true);
-  v.setUint32(8, c.snatRules, true);
-  v.setUint32(12, c.dnatRules, true);
-  writeTimeoutsNs(v, 16, c.timeouts);
-  return b;
+  return configCodec.encode({ masqIp: c.masqIp, masqOn: c.masquerade ? 1 : 0, snatRules: c.snatRules, dnatRules: c.dnatRules, timeout: timeoutsNs(c.timeouts) });
 }
 
 export interface Session {
@@ -56,50 +54,36 @@ export interface Session {
   "external-port": number;
 }
 
-const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
-
 /** A session map entry leaving (EGRESS) as a natting-table row; the reverse entries are not listed. */
 export function sessionRow(k: Uint8Array, v: Uint8Array): Session | undefined {
-  const kv = view(k), vv = view(v);
-  if (kv.getUint8(13) !== EGRESS) return undefined;
-  const proto = kv.getUint8(12);
+  const key = sessionKey.decode(k), val = sessionValue.decode(v);
+  if (key.dir !== EGRESS) return undefined;
   return {
-    "internal-src": ipText(kv.getUint32(0, false)),
-    "internal-dst": ipText(kv.getUint32(4, false)),
-    "internal-sport": kv.getUint16(8, false),
-    "internal-dport": kv.getUint16(10, false),
-    proto: PROTO_NAME[proto] ?? String(proto),
-    "originating-rule": KINDS[vv.getUint8(7)] ?? "snat",
-    "external-ip": ipText(vv.getUint32(0, false)),
-    "external-port": vv.getUint16(4, false),
+    "internal-src": numberToIpv4(key.src),
+    "internal-dst": numberToIpv4(key.dst),
+    "internal-sport": key.sport,
+    "internal-dport": key.dport,
+    proto: PROTO_NAME[key.proto] ?? String(key.proto),
+    "originating-rule": KINDS[val.kind] ?? "snat",
+    "external-ip": numberToIpv4(val.ip),
+    "external-port": val.port,
   };
 }
 
 /** The key of a session entry's other entry: the packet as the entry translates it, turned round (partner_key in nat.bpf.c). */
 export function partnerKey(k: Uint8Array, v: Uint8Array): Uint8Array {
-  const kv = view(k), vv = view(v);
-  let src = kv.getUint32(0, false), dst = kv.getUint32(4, false), sport = kv.getUint16(8, false), dport = kv.getUint16(10, false);
-  const ip = vv.getUint32(0, false), port = vv.getUint16(4, false);
-  if (vv.getUint8(6)) [src, sport] = [ip, port];
-  else [dst, dport] = [ip, port];
-  if (kv.getUint8(12) === ICMP) sport = dport = port;
-  const out = new Uint8Array(16);
-  const o = new DataView(out.buffer);
-  o.setUint32(0, dst, false);
-  o.setUint32(4, src, false);
-  o.setUint16(8, dport, false);
-  o.setUint16(10, sport, false);
-  o.setUint8(12, kv.getUint8(12));
-  o.setUint8(13, kv.getUint8(13) ^ 1);
-  return out;
+  const key = sessionKey.decode(k), val = sessionValue.decode(v);
+  let { src, dst, sport, dport } = key;
+  if (val.rewriteSrc) [src, sport] = [val.ip, val.port];
+  else [dst, dport] = [val.ip, val.port];
+  if (key.proto === ICMP) sport = dport = val.port;
+  return sessionKey.encode({ src: dst, dst: src, sport: dport, dport: sport, proto: key.proto, dir: key.dir ^ 1, pad: 0 });
 }
 
 /** An entry's deadline (CLOCK_BOOTTIME ns). */
 export function expiresOf(v: Uint8Array): bigint {
-  return view(v).getBigUint64(8, true);
+  return sessionValue.decode(v).expires;
 }
-
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 /**
  * The sessions alive at `now` (CLOCK_BOOTTIME ns, the datapath's clock), as the datapath judges
@@ -107,14 +91,14 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
  * that make it (the listed one first), for deleting.
  */
 export function liveSessions(entries: Array<[Uint8Array, Uint8Array]>, now: bigint): Array<{ row: Session; keys: Uint8Array[] }> {
-  const byKey = new Map(entries.map(([k, v]) => [hex(k), v]));
+  const byKey = new Map(entries.map(([k, v]) => [keyHex(k), v]));
   const out: Array<{ row: Session; keys: Uint8Array[] }> = [];
   for (const [k, v] of entries) {
     const row = sessionRow(k, v);
     if (!row) continue;
     const pk = partnerKey(k, v);
-    const pv = byKey.get(hex(pk));
-    const mine = pv !== undefined && hex(partnerKey(pk, pv)) === hex(k); /* the datapath's check too */
+    const pv = byKey.get(keyHex(pk));
+    const mine = pv !== undefined && keyHex(partnerKey(pk, pv)) === keyHex(k); /* the datapath's check too */
     if (expiresOf(v) > now || (mine && expiresOf(pv) > now)) out.push({ row, keys: mine ? [k, pk] : [k] });
   }
   return out;
