@@ -32,6 +32,11 @@ interface ServiceEntry {
 interface CubeEntry {
   service: string;
   uuid: string;
+  /**
+   * The cube's configuration without the framework's links: each port's peer and transparent
+   * stack, and a transparent cube's parent, are the patch panel's (Fabric) and only it holds
+   * them; configOf() shows them.
+   */
   config: JsonObject;
   fabric: FabricCube;
   control: CubeControl;
@@ -97,6 +102,19 @@ function overlay(base: Json, state: Json): Json {
     return out;
   }
   return state;
+}
+
+/** A configuration as the core stores it: without what the patch panel owns (see CubeEntry.config). */
+function withoutLinks(config: JsonObject): JsonObject {
+  const out: JsonObject = { ...config };
+  delete out.parent;
+  if (Array.isArray(config.ports)) {
+    out.ports = (config.ports as JsonObject[]).map((p) => {
+      const { peer: _p, tcubes: _t, ...rest } = p;
+      return rest;
+    });
+  }
+  return out;
 }
 
 function splitPeer(peer: string): [string, string] | undefined {
@@ -288,16 +306,40 @@ export class Core implements DaemonCore {
 
   cubeConfig(name: string): JsonObject | undefined {
     const c = this.cubes.get(name);
-    return c ? structuredClone(c.config) : undefined;
+    return c ? structuredClone(this.configOf(c)) : undefined;
   }
 
   cubeConfigShared(name: string): JsonObject | undefined {
-    return this.cubes.get(name)?.config;
+    const c = this.cubes.get(name);
+    return c && this.configOf(c);
+  }
+
+  /**
+   * A cube's configuration as users see it: the stored one with the patch panel's links (each
+   * port's peer and transparent stack; a transparent cube's netdev parent). Shallow: only the
+   * top object and the ports are new, so it is cheap for large tables.
+   */
+  private configOf(c: CubeEntry): JsonObject {
+    const out: JsonObject = { ...c.config };
+    if (c.fabric.kind !== "standard") {
+      // Attachments to a cube's port show in that port's tcubes; a netdev parent shows here.
+      if (c.fabric.parent && !splitPeer(c.fabric.parent)) out.parent = c.fabric.parent;
+      return out;
+    }
+    if (!Array.isArray(c.config.ports)) return out;
+    out.ports = (c.config.ports as JsonObject[]).map((p) => {
+      const fp = c.fabric.ports.get(String(p.name));
+      const q: JsonObject = { ...p };
+      if (fp?.peer) q.peer = fp.peer;
+      if (fp?.tcubes.length) q.tcubes = [...fp.tcubes];
+      return q;
+    });
+    return out;
   }
 
   async readCube(name: string): Promise<JsonObject> {
     const c = this.must(name);
-    let out: JsonObject = structuredClone(c.config);
+    let out: JsonObject = structuredClone(this.configOf(c));
     out.uuid = c.uuid;
     if (c.fabric.kind === "transparent") out.parent = c.fabric.parent;
     else {
@@ -307,7 +349,6 @@ export class Core implements DaemonCore {
         if (fp) p.uuid = fp.uuid;
         p.status = info.get(String(p.name))?.status ?? "DOWN";
         p.peer = fp?.peer ?? "";
-        if (fp?.tcubes.length) p.tcubes = [...fp.tcubes];
       }
     }
     if (c.control.state) out = overlay(out, await this.serviceCall(c, () => c.control.state!())) as JsonObject;
@@ -323,7 +364,7 @@ export class Core implements DaemonCore {
     // As overlay(): entries named by `name` merge with their configuration; other lists are the service's.
     const keys = Object.keys(steps.at(-1)?.keys ?? {});
     if (keys.length !== 1 || keys[0] !== "name") return s;
-    const base = configAt(c.config);
+    const base = configAt(this.configOf(c));
     if (base === undefined) return s;
     return { value: s.value === undefined ? structuredClone(base) : overlay(structuredClone(base), s.value) };
   }
@@ -364,7 +405,7 @@ export class Core implements DaemonCore {
       for (const p of ports) await this.fabric.addPort(name, p.name, p.peer);
       const ctx = cubeContext(this.fabric, fabricCube, uuid, log, (mutate) => this.reconfigure(name, mutate));
       const control = await this.serviceCall({ service }, () => svc.module.createCube(ctx, config));
-      this.cubes.set(name, { service, uuid, config: structuredClone(config), fabric: fabricCube, control, log, parent: "" });
+      this.cubes.set(name, { service, uuid, config: withoutLinks(structuredClone(config)), fabric: fabricCube, control, log, parent: "" });
       // A service that owns its configuration may keep the first one differently (lbrp's ALL).
       if (svc.module.ownsConfig) await this.adoptServiceConfig(name);
       this.recordStacks();
@@ -379,7 +420,7 @@ export class Core implements DaemonCore {
   async updateCube(name: string, next: JsonObject, known?: Change[], opts?: { handOver?: boolean }): Promise<void> {
     const c = this.must(name);
     const svc = this.svcs.get(c.service)!;
-    const before = c.config;
+    const before = this.configOf(c);
     const changes = known ?? diffConfig(svc.schema.root, before, next);
     if (!changes.length) return;
     if (Boolean(next.shadow) !== Boolean(before.shadow)) throw new ServiceError("shadow can be set only at creation", 400, "invalid-value", "shadow");
@@ -394,7 +435,7 @@ export class Core implements DaemonCore {
       if (c.fabric.kind === "standard") await this.syncPorts(c, portsOf(before));
       throw e;
     }
-    c.config = opts?.handOver ? next : structuredClone(next);
+    c.config = withoutLinks(opts?.handOver ? next : structuredClone(next));
     if (svc.module.ownsConfig) await this.adoptServiceConfig(name);
     this.recordStacks();
     this.setLogLevel(c, String(next.loglevel ?? "INFO") as LogLevel);
@@ -405,7 +446,7 @@ export class Core implements DaemonCore {
   private async reconfigure(name: string, mutate: (config: JsonObject) => void): Promise<void> {
     const c = this.cubes.get(name);
     if (!c) return;
-    const next = structuredClone(c.config);
+    const next = structuredClone(this.configOf(c));
     mutate(next);
     await this.updateCube(name, next);
   }
@@ -463,13 +504,10 @@ export class Core implements DaemonCore {
     for (const k of ["name", "uuid", "parent"]) delete live[k];
     const stored: JsonObject = { ...c.config };
     for (const [k, v] of Object.entries(live)) stored[k] = v;
-    c.config = stored;
+    c.config = withoutLinks(stored);
   }
 
-  /**
-   * Keeps each port's `tcubes` in the stored configuration equal to its transparent stack, and
-   * tells transparent cubes that lost their parent (its port or cube was deleted).
-   */
+  /** Tells transparent cubes whose parent changed (attached, detached, its port or cube deleted, its configuration changed). */
   private recordStacks(): void {
     for (const c of this.cubes.values()) {
       if (c.fabric.kind !== "standard") {
@@ -478,15 +516,8 @@ export class Core implements DaemonCore {
         if (c.parent !== c.fabric.parent || c.parentSeen !== seen) {
           c.parent = c.fabric.parent;
           c.parentSeen = seen;
-          if (!c.parent) delete c.config.parent;
           Promise.resolve(c.control.parentChanged?.(c.parent, cfg)).catch((e) => c.log.error(`parent change: ${(e as Error).message}`));
         }
-        continue;
-      }
-      for (const p of (c.config.ports ?? []) as JsonObject[]) {
-        const stack = c.fabric.ports.get(String(p.name))?.tcubes ?? [];
-        if (stack.length) p.tcubes = [...stack];
-        else delete p.tcubes;
       }
     }
   }
@@ -496,7 +527,8 @@ export class Core implements DaemonCore {
     if (!parent) return undefined;
     const cp = splitPeer(parent);
     if (!cp) return { name: parent };
-    const port = ((this.cubes.get(cp[0])?.config.ports ?? []) as JsonObject[]).find((p) => p.name === cp[1]);
+    const owner = this.cubes.get(cp[0]);
+    const port = ((owner ? this.configOf(owner).ports ?? [] : []) as JsonObject[]).find((p) => p.name === cp[1]);
     if (!port) return undefined;
     const { tcubes: _, ...rest } = structuredClone(port);
     return rest;
@@ -509,7 +541,7 @@ export class Core implements DaemonCore {
     if (!cp) return undefined;
     const cube = this.cubes.get(cp[0]);
     if (!cube) throw new ServiceError(`Cube ${cp[0]} does not exist`, 404);
-    const port = ((cube.config.ports ?? []) as JsonObject[]).find((p) => p.name === cp[1]);
+    const port = ((this.configOf(cube).ports ?? []) as JsonObject[]).find((p) => p.name === cp[1]);
     if (!port) throw new ServiceError(`Port ${cp[1]} does not exist in cube ${cp[0]}`, 404);
     return { cube, port };
   }
@@ -517,7 +549,7 @@ export class Core implements DaemonCore {
   private async setPortPeer(peer: string, value: string): Promise<void> {
     const cp = splitPeer(peer)!;
     const c = this.must(cp[0]);
-    const next = structuredClone(c.config);
+    const next = structuredClone(this.configOf(c));
     const port = ((next.ports ?? []) as JsonObject[]).find((p) => p.name === cp[1])!;
     port.peer = value;
     await this.updateCube(cp[0], next);
@@ -564,7 +596,6 @@ export class Core implements DaemonCore {
     }
     t.parent = req.port;
     t.parentSeen = JSON.stringify(cfg ?? null);
-    if (!req.port.includes(":")) t.config.parent = req.port;
     this.recordStacks();
   }
 
@@ -651,8 +682,6 @@ export class Core implements DaemonCore {
         }).catch((e) => c.log.error(`removing port ${user}: ${(e as Error).message}`));
         continue;
       }
-      const p = ((c?.config.ports ?? []) as JsonObject[]).find((x) => x.name === port);
-      if (p) p.peer = "";
       c?.log.info(`port ${port}: its netdev is gone, peer cleared`);
     }
     if (gone.tcubes.length) this.recordStacks();

@@ -79,6 +79,12 @@ export function ipv4PrefixOf(text: string, opts: { bare?: boolean } = {}): Ipv4P
   return p;
 }
 
+/** The address part of an interface address or prefix as written: "10.0.0.1/24" -> "10.0.0.1". */
+export function prefixAddress(text: string): string {
+  const slash = text.indexOf("/");
+  return slash < 0 ? text : text.slice(0, slash);
+}
+
 /** True when the prefix was written with host bits set ("10.0.0.1/24"). */
 export function hasHostBits(p: Ipv4Prefix): boolean {
   return p.addr !== p.network;

@@ -1,6 +1,6 @@
 // nat's rules: parsing and checking them (a refused change names the field), their JSON, and the
 // entries of the datapath's rule maps they compile to (layouts in nat.bpf.c). Pure, for tests.
-import { formatPrefix, parseIpv4, parseIpv4Prefix } from "../../lib/sdk/ipv4.ts";
+import { formatPrefix, parseIpv4, parseIpv4Prefix, prefixAddress } from "../../lib/sdk/ipv4.ts";
 import { ServiceError, type Json, type JsonObject } from "../../lib/sdk/types.ts";
 import { dnatKey, dnatValue, pfKey, pfValue, snatKey, snatValue } from "./layout.ts";
 
@@ -118,6 +118,6 @@ export function compileRules(r: Rules): { snat: Entry[]; dnat: Entry[]; pf: Entr
 export function parentAddress(cfg: JsonObject | undefined): string | undefined {
   const ip = cfg?.ip;
   if (typeof ip !== "string") return undefined;
-  const a = ip.split("/")[0]!;
+  const a = prefixAddress(ip);
   return parseIpv4(a) !== undefined ? a : undefined;
 }

@@ -5,6 +5,7 @@
 // yet resolved: those packets wait in a queue while an ARP request goes out, and are
 // re-injected on their input port once the neighbour answers.
 import { be32, bytes, ipv4, mac, struct, u32 } from "../../lib/bpf/codec.ts";
+import { prefixAddress } from "../../lib/sdk/ipv4.ts";
 import { typedMap } from "../../lib/sdk/maps.ts";
 import { applyInOrder } from "../../lib/sdk/mirror.ts";
 import { ServiceError, type Change, type CubeContext, type CubeControl, type Json, type JsonObject, type PacketIn, type ServiceModule } from "../../lib/sdk/types.ts";
@@ -80,10 +81,10 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
   /** Makes the datapath's tables those of a model. */
   const writeModel = async (m: RouterModel) => {
     const ports = [...m.ports.values()].map((p) => [p.id, { mac: p.mac, pad: pad2 }] as const);
-    const ips = [...m.ports.values()].flatMap((p) => p.addresses.map((a) => [a.split("/")[0]!, p.id] as const));
+    const ips = [...m.ports.values()].flatMap((p) => p.addresses.map((a) => [prefixAddress(a), p.id] as const));
     const routes = m.routes.bestRoutes().map((r) => {
       const nexthop = r.nexthop === LOCAL ? 0 : ipToNumber(r.nexthop);
-      return [{ prefixlen: parsePrefix(r.network).len, ip: r.network.split("/")[0]! }, { nexthop, port: m.ports.get(r.interface)!.id }] as const;
+      return [{ prefixlen: parsePrefix(r.network).len, ip: prefixAddress(r.network) }, { nexthop, port: m.ports.get(r.interface)!.id }] as const;
     });
     if (routes.length > ROUTES_SIZE) throw new ServiceError(`${routes.length} routes: the routing table holds ${ROUTES_SIZE}`, 400, "invalid-value", "route");
     await applyInOrder(
@@ -163,7 +164,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
       const del: Array<{ prefixlen: number; ip: string }> = [];
       let size = routesMap.raw.size;
       for (const network of touched) {
-        const k = { prefixlen: Number(network.split("/")[1]), ip: network.split("/")[0]! };
+        const k = { prefixlen: Number(network.split("/")[1]), ip: prefixAddress(network) };
         const best = routes.bestFor(network);
         const had = routesMap.raw.has(rtKey.encode(k));
         size += (best ? 1 : 0) - (had ? 1 : 0);
@@ -184,7 +185,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
 
   /** Sends an ARP request for ip out of the port its route goes through. */
   const resolve = async (ip: string, port: RouterPort) => {
-    const from = addressFacing(port, ip) ?? port.addresses[0]?.split("/")[0];
+    const from = addressFacing(port, ip) ?? (port.addresses[0] && prefixAddress(port.addresses[0]));
     if (!from) return;
     ctx.log.debug(`ARP request for ${ip} on port ${port.name}`);
     await send(port, buildArpRequest(port.mac, from, ip));
@@ -203,7 +204,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
     }
     // A shadow router's namespace answers for its addresses.
     if (ctx.shadow) return;
-    if (a.op === ARP_REQUEST && inPort.addresses.some((x) => x.split("/")[0] === a.targetIp)) await send(inPort, buildArpReply(a, inPort.mac));
+    if (a.op === ARP_REQUEST && inPort.addresses.some((x) => prefixAddress(x) === a.targetIp)) await send(inPort, buildArpReply(a, inPort.mac));
     else if (a.op !== ARP_REPLY && a.op !== ARP_REQUEST) ctx.log.debug(`ARP op ${a.op} ignored`);
   };
 
@@ -211,7 +212,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
   const icmpError = async (inPort: RouterPort, frame: Uint8Array, type: number, code: number) => {
     const ip = parseIpv4(frame);
     if (!ip) return;
-    const from = addressFacing(inPort, ip.src) ?? inPort.addresses[0]?.split("/")[0];
+    const from = addressFacing(inPort, ip.src) ?? (inPort.addresses[0] && prefixAddress(inPort.addresses[0]));
     if (!from) return;
     await send(inPort, buildIcmpError(frame, type, code, from, inPort.mac));
   };

@@ -1,6 +1,7 @@
 // The router's configuration turned into the tables the control plane and the datapath use:
 // ports (addresses, MAC), routes (connected + static) and static ARP entries. Built whole
 // from each validated configuration, so that a refused change leaves nothing half-applied.
+import { prefixAddress } from "../../lib/sdk/ipv4.ts";
 import { ServiceError, type JsonObject } from "../../lib/sdk/types.ts";
 import { ArpTable } from "./arp.ts";
 import { bytesToMac, ipToNumber, macToBytes, numberToIp, parsePrefix, prefixMask, randomMac, type Prefix } from "./packets.ts";
@@ -79,7 +80,7 @@ export function buildModel(cfg: JsonObject, portIds: Map<string, number>, macs: 
       }
       if (pre.len < 32 && pre.addr === pre.network) throw bad(`port ${p.name}: ${a} is a network address, not a host address`, "ip");
       const other = owners.get(pre.addr);
-      if (other !== undefined) throw bad(`port ${p.name}: address ${a.split("/")[0]} is already used by port ${other}`, "ip");
+      if (other !== undefined) throw bad(`port ${p.name}: address ${prefixAddress(a)} is already used by port ${other}`, "ip");
       owners.set(pre.addr, p.name);
       routes.addConnected(a, p.name);
     }
@@ -143,14 +144,14 @@ export function addressFacing(port: RouterPort, ip: string): string | undefined 
   const a = ipToNumber(ip);
   for (const text of port.addresses) {
     const p = parsePrefix(text);
-    if (((a & prefixMask(p.len)) >>> 0) === p.network) return text.split("/")[0];
+    if (((a & prefixMask(p.len)) >>> 0) === p.network) return prefixAddress(text);
   }
   return undefined;
 }
 
 /** The port owning address ip, if any. */
 export function portOfAddress(model: RouterModel, ip: string): RouterPort | undefined {
-  for (const p of model.ports.values()) if (p.addresses.some((a) => a.split("/")[0] === ip)) return p;
+  for (const p of model.ports.values()) if (p.addresses.some((a) => prefixAddress(a) === ip)) return p;
   return undefined;
 }
 
