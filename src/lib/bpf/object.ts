@@ -67,12 +67,13 @@ export class BpfObject {
     }
   }
 
+  /** The object's maps, in libbpf's order. */
+  private *eachMap(): Generator<Pointer> {
+    for (let m = lib.bpf_object__next_map(this.h, null); m; m = lib.bpf_object__next_map(this.h, m)) yield m as Pointer;
+  }
+
   private findMapBySuffix(suffix: string): Pointer | null {
-    let m = lib.bpf_object__next_map(this.h, null);
-    while (m) {
-      if (String(lib.bpf_map__name(m)).endsWith(suffix)) return m as Pointer;
-      m = lib.bpf_object__next_map(this.h, m);
-    }
+    for (const m of this.eachMap()) if (String(lib.bpf_map__name(m)).endsWith(suffix)) return m;
     return null;
   }
 
@@ -129,11 +130,7 @@ export class BpfObject {
 
   programNames(): string[] {
     const names: string[] = [];
-    let p = lib.bpf_object__next_program(this.h, null);
-    while (p) {
-      names.push(String(lib.bpf_program__name(p)));
-      p = lib.bpf_object__next_program(this.h, p);
-    }
+    for (let p = lib.bpf_object__next_program(this.h, null); p; p = lib.bpf_object__next_program(this.h, p)) names.push(String(lib.bpf_program__name(p)));
     return names;
   }
 
@@ -153,23 +150,15 @@ export class BpfObject {
   describeMaps(): Record<string, { keySize: number; valueSize: number; key?: CType; value?: CType }> {
     const out: Record<string, { keySize: number; valueSize: number; key?: CType; value?: CType }> = {};
     const btf = lib.bpf_object__btf(this.h) as Pointer | null;
-    let m = lib.bpf_object__next_map(this.h, null);
-    while (m) {
+    for (const m of this.eachMap()) {
       const name = String(lib.bpf_map__name(m));
-      if (!name.includes(".")) out[name] = { keySize: lib.bpf_map__key_size(m), valueSize: lib.bpf_map__value_size(m), ...mapTypes(btf, m as Pointer) };
-      m = lib.bpf_object__next_map(this.h, m);
+      if (!name.includes(".")) out[name] = { keySize: lib.bpf_map__key_size(m), valueSize: lib.bpf_map__value_size(m), ...mapTypes(btf, m) };
     }
     return out;
   }
 
   mapNames(): string[] {
-    const names: string[] = [];
-    let m = lib.bpf_object__next_map(this.h, null);
-    while (m) {
-      names.push(String(lib.bpf_map__name(m)));
-      m = lib.bpf_object__next_map(this.h, m);
-    }
-    return names;
+    return [...this.eachMap()].map((m) => String(lib.bpf_map__name(m)));
   }
 
   /** Frees the object: its programs and the maps nobody else holds disappear from the kernel. */

@@ -56,13 +56,19 @@ export class Chain {
     const added: Placed[] = [];
     const removed: Placed[] = [];
     const ids: number[] = [];
+    const fresh = (rule: Placed["rule"]): Placed => ({ rule, rank: NaN, counter: -1, action: ACTION_CODE[rule.action] });
+    const existing = (id: number, w: string): Placed => {
+      const old = next[id];
+      if (!old) throw invalid(`${w}.id`, `there is no rule ${id} (the chain has ${next.length})`);
+      return old;
+    };
     try {
       edits.forEach((e, i) => {
         const w = where(i);
         switch (e.op) {
           case "append": {
             if (next.length >= RULES_MAX) throw tooMany(w);
-            const p = { rule: e.rule, rank: NaN, counter: -1, action: ACTION_CODE[e.rule.action] };
+            const p = fresh(e.rule);
             next.push(p);
             added.push(p);
             ids.push(next.length - 1);
@@ -71,15 +77,14 @@ export class Chain {
           case "insert": {
             if (!Number.isInteger(e.id) || e.id < 0 || e.id > next.length) throw invalid(`${w}.id`, `${e.id} is beyond the end of the chain (${next.length} rules)`);
             if (next.length >= RULES_MAX) throw tooMany(w);
-            const p = { rule: e.rule, rank: NaN, counter: -1, action: ACTION_CODE[e.rule.action] };
+            const p = fresh(e.rule);
             next.splice(e.id, 0, p);
             added.push(p);
             ids.push(e.id);
             return;
           }
           case "update": {
-            const old = next[e.id];
-            if (!old) throw invalid(`${w}.id`, `there is no rule ${e.id} (the chain has ${next.length})`);
+            const old = existing(e.id, w);
             // The replacement keeps the place and the counters of the rule it replaces.
             const p = { rule: e.rule, rank: old.rank, counter: old.counter, action: ACTION_CODE[e.rule.action] };
             next[e.id] = p;
@@ -92,8 +97,7 @@ export class Chain {
             return;
           }
           case "delete": {
-            const old = next[e.id];
-            if (!old) throw invalid(`${w}.id`, `there is no rule ${e.id} (the chain has ${next.length})`);
+            const old = existing(e.id, w);
             next.splice(e.id, 1);
             if (added.includes(old)) added.splice(added.indexOf(old), 1);
             else removed.push(old);

@@ -5,16 +5,13 @@
 // yet resolved: those packets wait in a queue while an ARP request goes out, and are
 // re-injected on their input port once the neighbour answers.
 import { be32, bytes, ipv4, mac, struct, u32 } from "../../lib/bpf/codec.ts";
-import { prefixAddress } from "../../lib/sdk/ipv4.ts";
+import { ipv4PrefixOf, ipv4ToNumber, numberToIpv4, prefixAddress } from "../../lib/sdk/ipv4.ts";
 import { typedMap } from "../../lib/sdk/maps.ts";
 import { applyInOrder } from "../../lib/sdk/mirror.ts";
 import { ServiceError, type Change, type CubeContext, type CubeControl, type Json, type JsonObject, type PacketIn, type ServiceModule } from "../../lib/sdk/types.ts";
 import { ArpTable } from "./arp.ts";
 import { addressFacing, buildModel, portOfAddress, pruneLearned, type RouterModel, type RouterPort } from "./model.ts";
-import {
-  ARP_REPLY, ARP_REQUEST, buildArpReply, buildArpRequest, buildEchoReply, buildIcmpError, ICMP_DEST_UNREACH, ICMP_ECHO_REQUEST,
-  ICMP_HOST_UNREACH, ICMP_NET_UNREACH, ICMP_TIME_EXCEEDED, ipToNumber, numberToIp, parseArp, parseEthernet, parseIcmp, parseIpv4, parsePrefix,
-} from "./packets.ts";
+import { ARP_REPLY, ARP_REQUEST, buildArpReply, buildArpRequest, buildEchoReply, buildIcmpError, ICMP_DEST_UNREACH, ICMP_ECHO_REQUEST, ICMP_HOST_UNREACH, ICMP_NET_UNREACH, ICMP_TIME_EXCEEDED, parseArp, parseEthernet, parseIcmp, parseIpv4Header } from "../../lib/sdk/frames.ts";
 import { DIRECT, LOCAL, RouteError, type Route } from "./routes.ts";
 import { ShadowFollower } from "./shadow.ts";
 import yang from "./router.yang" with { type: "text" };
@@ -83,8 +80,8 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
     const ports = [...m.ports.values()].map((p) => [p.id, { mac: p.mac, pad: pad2 }] as const);
     const ips = [...m.ports.values()].flatMap((p) => p.addresses.map((a) => [prefixAddress(a), p.id] as const));
     const routes = m.routes.bestRoutes().map((r) => {
-      const nexthop = r.nexthop === LOCAL ? 0 : ipToNumber(r.nexthop);
-      return [{ prefixlen: parsePrefix(r.network).len, ip: prefixAddress(r.network) }, { nexthop, port: m.ports.get(r.interface)!.id }] as const;
+      const nexthop = r.nexthop === LOCAL ? 0 : ipv4ToNumber(r.nexthop);
+      return [{ prefixlen: ipv4PrefixOf(r.network).len, ip: prefixAddress(r.network) }, { nexthop, port: m.ports.get(r.interface)!.id }] as const;
     });
     if (routes.length > ROUTES_SIZE) throw new ServiceError(`${routes.length} routes: the routing table holds ${ROUTES_SIZE}`, 400, "invalid-value", "route");
     await applyInOrder(
@@ -133,15 +130,15 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
       for (const c of changes) {
         const { network, nexthop } = c.path[0]!.keys! as { network: string; nexthop: string };
         const where = `route ${network} via ${nexthop}`;
-        let net: ReturnType<typeof parsePrefix>;
+        let net: ReturnType<typeof ipv4PrefixOf>;
         try {
-          net = parsePrefix(network);
+          net = ipv4PrefixOf(network);
         } catch {
           throw new ServiceError(`${where}: '${network}' is not an IPv4 network`, 400, "invalid-value", "network");
         }
         const id = `${net.network}/${net.len} ${nexthop}`;
         if (!prior.has(id)) prior.set(id, { network, nexthop, r: routes.get(network, nexthop) });
-        touched.add(`${numberToIp(net.network)}/${net.len}`);
+        touched.add(`${numberToIpv4(net.network)}/${net.len}`);
         if (c.path.length === 2) {
           routes.setPathcost(network, nexthop, c.after === undefined ? 1 : Number(c.after));
           continue;
@@ -151,7 +148,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
           continue;
         }
         const r = (c.after ?? {}) as { interface?: string; pathcost?: number };
-        if (net.addr !== net.network) throw new ServiceError(`${where}: ${network} has host bits set (the network is ${numberToIp(net.network)}/${net.len})`, 400, "invalid-value", "network");
+        if (net.addr !== net.network) throw new ServiceError(`${where}: ${network} has host bits set (the network is ${numberToIpv4(net.network)}/${net.len})`, 400, "invalid-value", "network");
         if (r.interface !== undefined && r.interface !== "" && !model.ports.has(r.interface))
           throw new ServiceError(`${where}: interface '${r.interface}' is not a port of this router`, 400, "invalid-value", "interface");
         try {
@@ -168,7 +165,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
         const best = routes.bestFor(network);
         const had = routesMap.raw.has(rtKey.encode(k));
         size += (best ? 1 : 0) - (had ? 1 : 0);
-        if (best) set.push([k, { nexthop: best.nexthop === LOCAL ? 0 : ipToNumber(best.nexthop), port: model.ports.get(best.interface)!.id }]);
+        if (best) set.push([k, { nexthop: best.nexthop === LOCAL ? 0 : ipv4ToNumber(best.nexthop), port: model.ports.get(best.interface)!.id }]);
         else del.push(k);
       }
       if (size > ROUTES_SIZE) throw new ServiceError(`${size} routes: the routing table holds ${ROUTES_SIZE}`, 400, "invalid-value", "route");
@@ -210,7 +207,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
 
   /** An ICMP error back to the sender of `frame`, from the input port's address. */
   const icmpError = async (inPort: RouterPort, frame: Uint8Array, type: number, code: number) => {
-    const ip = parseIpv4(frame);
+    const ip = parseIpv4Header(frame);
     if (!ip) return;
     const from = addressFacing(inPort, ip.src) ?? (inPort.addresses[0] && prefixAddress(inPort.addresses[0]));
     if (!from) return;
@@ -218,7 +215,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
   };
 
   const onLookupMiss = async (inPort: RouterPort, frame: Uint8Array) => {
-    const ip = parseIpv4(frame);
+    const ip = parseIpv4Header(frame);
     if (!ip) return;
     // The slow path gets at most PCN_MAX_PKT bytes: a truncated packet still triggers the ARP
     // request, but is not queued (re-injecting it would send a damaged packet on).
@@ -296,7 +293,7 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
           return onArp(inPort, pkt.data);
         case REASON_PKT_FOR_ROUTER: {
           const icmp = parseIcmp(pkt.data);
-          const ip = parseIpv4(pkt.data)!;
+          const ip = parseIpv4Header(pkt.data)!;
           if (icmp?.type === ICMP_ECHO_REQUEST && portOfAddress(model, ip.dst)) return send(inPort, buildEchoReply(pkt.data, inPort.mac));
           return;
         }

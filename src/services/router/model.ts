@@ -1,10 +1,10 @@
 // The router's configuration turned into the tables the control plane and the datapath use:
 // ports (addresses, MAC), routes (connected + static) and static ARP entries. Built whole
 // from each validated configuration, so that a refused change leaves nothing half-applied.
-import { prefixAddress } from "../../lib/sdk/ipv4.ts";
+import { type Ipv4Prefix, ipv4PrefixOf, ipv4ToNumber, numberToIpv4, prefixAddress, prefixMask } from "../../lib/sdk/ipv4.ts";
 import { ServiceError, type JsonObject } from "../../lib/sdk/types.ts";
 import { ArpTable } from "./arp.ts";
-import { bytesToMac, ipToNumber, macToBytes, numberToIp, parsePrefix, prefixMask, randomMac, type Prefix } from "./packets.ts";
+import { bytesToMac, macToBytes, randomMac } from "../../lib/sdk/frames.ts";
 import { RouteError, RouteTable } from "./routes.ts";
 
 export interface RouterPort {
@@ -72,9 +72,9 @@ export function buildModel(cfg: JsonObject, portIds: Map<string, number>, macs: 
     portMacs.set(p.name, mac);
     const addresses = [p.ip, ...(p.secondaryip ?? []).map((s) => s.ip)].filter((a): a is string => !!a);
     for (const a of addresses) {
-      let pre: Prefix;
+      let pre: Ipv4Prefix;
       try {
-        pre = parsePrefix(a);
+        pre = ipv4PrefixOf(a);
       } catch {
         throw bad(`port ${p.name}: invalid address '${a}'`, "ip");
       }
@@ -89,14 +89,14 @@ export function buildModel(cfg: JsonObject, portIds: Map<string, number>, macs: 
 
   for (const r of (cfg.route ?? []) as unknown as RouteConfig[]) {
     const where = `route ${r.network} via ${r.nexthop}`;
-    let net: Prefix;
+    let net: Ipv4Prefix;
     try {
-      net = parsePrefix(r.network);
+      net = ipv4PrefixOf(r.network);
     } catch {
       throw bad(`${where}: '${r.network}' is not an IPv4 network`, "network");
     }
     // A network written with host bits would name the same route as its canonical form.
-    if (net.addr !== net.network) throw bad(`${where}: ${r.network} has host bits set (the network is ${numberToIp(net.network)}/${net.len})`, "network");
+    if (net.addr !== net.network) throw bad(`${where}: ${r.network} has host bits set (the network is ${numberToIpv4(net.network)}/${net.len})`, "network");
     if (r.interface !== undefined && r.interface !== "" && !ports.has(r.interface))
       throw bad(`${where}: interface '${r.interface}' is not a port of this router`, "interface");
     try {
@@ -105,7 +105,7 @@ export function buildModel(cfg: JsonObject, portIds: Map<string, number>, macs: 
       // A route the router already had stays when the port address that reached its next hop
       // goes (the original lets a secondary address be deleted); a new or changed route must be
       // reachable.
-      const had = e instanceof RouteError && previous?.routes.all().find((o) => !o.connected && o.network === `${numberToIp(net.network)}/${net.len}` && o.nexthop === r.nexthop && o.pathcost === (r.pathcost ?? 1));
+      const had = e instanceof RouteError && previous?.routes.all().find((o) => !o.connected && o.network === `${numberToIpv4(net.network)}/${net.len}` && o.nexthop === r.nexthop && o.pathcost === (r.pathcost ?? 1));
       // A port that goes takes no route with it: its deletion is refused while a route needs it.
       if (had && ports.has(had.interface)) {
         routes.keepStale(r.network, r.nexthop, had.pathcost, had.interface);
@@ -120,7 +120,7 @@ export function buildModel(cfg: JsonObject, portIds: Map<string, number>, macs: 
   for (const a of (cfg["arp-table"] ?? []) as unknown as ArpConfig[]) {
     let ip: string;
     try {
-      ip = numberToIp(ipToNumber(a.address.replace(/\/32$/, "")));
+      ip = numberToIpv4(ipv4ToNumber(a.address.replace(/\/32$/, "")));
     } catch {
       throw bad(`arp-table: '${a.address}' is not an IPv4 host address`, "address");
     }
@@ -141,9 +141,9 @@ export function buildModel(cfg: JsonObject, portIds: Map<string, number>, macs: 
 
 /** The port address (primary or secondary) in the same network as ip, to speak ARP/ICMP from. */
 export function addressFacing(port: RouterPort, ip: string): string | undefined {
-  const a = ipToNumber(ip);
+  const a = ipv4ToNumber(ip);
   for (const text of port.addresses) {
-    const p = parsePrefix(text);
+    const p = ipv4PrefixOf(text);
     if (((a & prefixMask(p.len)) >>> 0) === p.network) return prefixAddress(text);
   }
   return undefined;

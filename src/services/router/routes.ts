@@ -3,7 +3,8 @@
 //
 // This is the control plane's model; the datapath gets only the best route of each network
 // (see bestRoutes), in an LPM trie.
-import { ipToNumber, numberToIp, parsePrefix, prefixMask } from "./packets.ts";
+
+import { ipv4PrefixOf, ipv4ToNumber, numberToIpv4, prefixMask } from "../../lib/sdk/ipv4.ts";
 
 export const LOCAL = "local";
 /** The next hop of a direct route Linux added in a shadow router's namespace (no gateway). */
@@ -28,8 +29,8 @@ export interface Route {
 export class RouteError extends Error {}
 
 function canonical(network: string): { text: string; net: number; len: number } {
-  const p = parsePrefix(network);
-  return { text: `${numberToIp(p.network)}/${p.len}`, net: p.network, len: p.len };
+  const p = ipv4PrefixOf(network);
+  return { text: `${numberToIpv4(p.network)}/${p.len}`, net: p.network, len: p.len };
 }
 
 const key = (network: string, nexthop: string) => `${network} ${nexthop}`;
@@ -97,7 +98,7 @@ export class RouteTable {
    */
   addStatic(network: string, nexthop: string, pathcost = 1, iface?: string): Route {
     const c = canonical(network);
-    ipToNumber(nexthop);
+    ipv4ToNumber(nexthop);
     const via = this.connectedFor(nexthop);
     if (!via) throw new RouteError(`nexthop ${nexthop} is not reachable through any port's network`);
     if (iface && iface !== via.interface) throw new RouteError(`nexthop ${nexthop} is reachable through port ${via.interface}, not ${iface}`);
@@ -146,7 +147,7 @@ export class RouteTable {
 
   /** Longest-prefix match; among equal prefixes the lowest path cost (connected routes win at 0). */
   lookup(ip: string): Route | undefined {
-    const a = ipToNumber(ip);
+    const a = ipv4ToNumber(ip);
     let best: Route | undefined;
     let bestLen = -1;
     for (const r of this.routes.values()) {
@@ -173,7 +174,7 @@ export class RouteTable {
   }
 
   private connectedFor(ip: string): Route | undefined {
-    const a = ipToNumber(ip);
+    const a = ipv4ToNumber(ip);
     let best: Route | undefined;
     let bestLen = -1;
     for (const r of this.connected.values()) {

@@ -4,10 +4,7 @@ import { describe, expect, test } from "bun:test";
 import type { PacketIn, PortInfo } from "../../lib/sdk/types.ts";
 import { memoryContext } from "../../../test/lib/memory-context.ts";
 import router, { REASON_ARP, REASON_ARP_LOOKUP_MISS, REASON_PKT_FOR_ROUTER, REASON_TTL_EXCEEDED } from "./index.ts";
-import {
-  ARP_REPLY, ARP_REQUEST, buildArp, buildArpRequest, buildEthernet, buildIpv4, bytesToMac, ETH_P_IP, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST,
-  ICMP_TIME_EXCEEDED, internetChecksum, IPPROTO_ICMP, parseArp, parseIcmp, parseIpv4,
-} from "./packets.ts";
+import { ARP_REPLY, ARP_REQUEST, buildArp, buildArpRequest, buildEthernet, buildIpv4, bytesToMac, ETH_P_IP, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_TIME_EXCEEDED, internetChecksum, IPPROTO_ICMP, parseArp, parseIcmp, parseIpv4Header } from "../../lib/sdk/frames.ts";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
@@ -61,7 +58,7 @@ describe("router slow path", () => {
     expect(sent[0]!.port).toBe(1);
     expect(bytesToMac(reply, 0)).toBe(H1);
     expect(bytesToMac(reply, 6)).toBe(P1);
-    expect(parseIpv4(reply)).toMatchObject({ src: "10.0.2.1", dst: "10.0.1.2" });
+    expect(parseIpv4Header(reply)).toMatchObject({ src: "10.0.2.1", dst: "10.0.1.2" });
     expect(parseIcmp(reply)!.type).toBe(ICMP_ECHO_REPLY);
     await cube.destroy!();
   });
@@ -69,7 +66,7 @@ describe("router slow path", () => {
   test("an expiring TTL gets a time-exceeded from the input port's address", async () => {
     const { cube, sent } = await setup();
     await cube.packetIn!(pin(1, REASON_TTL_EXCEEDED, ping("10.0.1.2", "10.0.2.2", P1, 1)));
-    expect(parseIpv4(sent[0]!.frame)).toMatchObject({ src: "10.0.1.1", dst: "10.0.1.2" });
+    expect(parseIpv4Header(sent[0]!.frame)).toMatchObject({ src: "10.0.1.1", dst: "10.0.1.2" });
     expect(parseIcmp(sent[0]!.frame)!.type).toBe(ICMP_TIME_EXCEEDED);
     await cube.destroy!();
   });

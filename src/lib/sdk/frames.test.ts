@@ -1,9 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import {
   ARP_REPLY, ARP_REQUEST, buildArpReply, buildArpRequest, buildEchoReply, buildEthernet, buildIcmpError, buildIpv4,
-  bytesToMac, ETH_P_IP, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_TIME_EXCEEDED, internetChecksum, ipToNumber, ipv4ChecksumOk,
-  IPPROTO_ICMP, macToBytes, numberToIp, parseArp, parseIcmp, parseIpv4, parsePrefix, randomMac,
-} from "./packets.ts";
+  bytesToMac, ETH_P_IP, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_TIME_EXCEEDED, internetChecksum, ipv4ChecksumOk,
+  IPPROTO_ICMP, macToBytes, parseArp, parseIcmp, parseIpv4Header, parseL4Ports, randomMac,
+} from "./frames.ts";
+import { ipv4PrefixOf as parsePrefix, ipv4ToNumber, numberToIpv4 } from "./ipv4.ts";
 
 function echoRequest(): Uint8Array {
   const icmp = new Uint8Array(8 + 16);
@@ -21,9 +22,9 @@ describe("addresses", () => {
     expect(() => macToBytes("aa:bb")).toThrow(/invalid MAC address 'aa:bb'/);
   });
   test("IPv4 text and numbers, prefixes", () => {
-    expect(ipToNumber("10.1.2.3")).toBe(0x0a010203);
-    expect(numberToIp(0xc0a80001)).toBe("192.168.0.1");
-    expect(() => ipToNumber("10.1.2.300")).toThrow(/invalid IPv4 address/);
+    expect(ipv4ToNumber("10.1.2.3")).toBe(0x0a010203);
+    expect(numberToIpv4(0xc0a80001)).toBe("192.168.0.1");
+    expect(() => ipv4ToNumber("10.1.2.300")).toThrow(/invalid IPv4 address/);
     expect(parsePrefix("10.1.2.3/24")).toEqual({ addr: 0x0a010203, len: 24, network: 0x0a010200 });
     expect(parsePrefix("0.0.0.0/0").network).toBe(0);
     expect(() => parsePrefix("10.0.0.1/33")).toThrow(/invalid IPv4 prefix/);
@@ -62,7 +63,7 @@ describe("IPv4 and ICMP", () => {
   test("built packets have valid checksums", () => {
     const f = echoRequest();
     expect(ipv4ChecksumOk(f)).toBe(true);
-    const ip = parseIpv4(f)!;
+    const ip = parseIpv4Header(f)!;
     expect(ip).toMatchObject({ src: "10.0.0.2", dst: "10.0.0.1", protocol: IPPROTO_ICMP, ttl: 64, ihl: 20 });
     expect(internetChecksum(f, ip.offset + 20)).toBe(0);
   });
@@ -70,7 +71,7 @@ describe("IPv4 and ICMP", () => {
     const req = echoRequest();
     const rep = buildEchoReply(req, "02:00:00:00:00:01")!;
     expect(bytesToMac(rep, 0)).toBe("02:00:00:00:00:02");
-    expect(parseIpv4(rep)).toMatchObject({ src: "10.0.0.1", dst: "10.0.0.2" });
+    expect(parseIpv4Header(rep)).toMatchObject({ src: "10.0.0.1", dst: "10.0.0.2" });
     const icmp = parseIcmp(rep)!;
     expect(icmp.type).toBe(ICMP_ECHO_REPLY);
     expect([...rep.subarray(icmp.offset + 4)]).toEqual([...req.subarray(parseIcmp(req)!.offset + 4)]);
@@ -81,12 +82,27 @@ describe("IPv4 and ICMP", () => {
   test("time exceeded quotes the offending header plus 8 bytes", () => {
     const req = echoRequest();
     const err = buildIcmpError(req, ICMP_TIME_EXCEEDED, 0, "10.0.0.254", "02:00:00:00:00:fe")!;
-    expect(parseIpv4(err)).toMatchObject({ src: "10.0.0.254", dst: "10.0.0.2", totalLength: 20 + 8 + 28 });
+    expect(parseIpv4Header(err)).toMatchObject({ src: "10.0.0.254", dst: "10.0.0.2", totalLength: 20 + 8 + 28 });
     const icmp = parseIcmp(err)!;
     expect([icmp.type, icmp.code]).toEqual([ICMP_TIME_EXCEEDED, 0]);
     expect([...err.subarray(icmp.offset + 8)]).toEqual([...req.subarray(14, 14 + 28)]);
     expect(internetChecksum(err, icmp.offset)).toBe(0);
     // never an ICMP error about an ICMP error
     expect(buildIcmpError(err, ICMP_TIME_EXCEEDED, 0, "10.0.0.254", "02:00:00:00:00:fe")).toBeUndefined();
+  });
+});
+
+describe("L4 ports", () => {
+  const udp = (fragment = 0) => {
+    const ip = buildIpv4("10.0.0.1", "10.0.0.2", 17, Uint8Array.of(0x9c, 0x40, 0x00, 0x35, 0, 8, 0, 0));
+    new DataView(ip.buffer).setUint16(6, fragment);
+    return buildEthernet("02:00:00:00:00:02", "02:00:00:00:00:01", ETH_P_IP, ip);
+  };
+  test("TCP/UDP first fragments have ports; later fragments and other protocols do not", () => {
+    expect(parseL4Ports(udp())).toEqual({ sport: 40000, dport: 53 });
+    expect(parseIpv4Header(udp(0x2000))?.fragmentOffset).toBe(0); // MF set, still the first
+    expect(parseL4Ports(udp(0x2000))).toEqual({ sport: 40000, dport: 53 });
+    expect(parseL4Ports(udp(185))).toBeUndefined();
+    expect(parseL4Ports(echoRequest())).toBeUndefined();
   });
 });

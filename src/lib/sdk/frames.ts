@@ -1,13 +1,18 @@
-// Frames the L2/L3 services build or read in their slow paths: Ethernet, ARP, IPv4, ICMP.
+// Frames services build or read in their slow paths: Ethernet, ARP, IPv4, ICMP (the router's
+// ARP and ICMP answers, lbdsr's ARP for its VIP, the firewall's packet log).
 //
 // Hand-written rather than taken from a packet library: the services need only these few
 // fixed-layout headers, and every field is read or written at a known offset.
+
+import { ipv4ToNumber, numberToIpv4 } from "./ipv4.ts";
 
 export const ETH_HLEN = 14;
 export const ETH_P_IP = 0x0800;
 export const ETH_P_ARP = 0x0806;
 export const ETH_P_8021Q = 0x8100;
 export const IPPROTO_ICMP = 1;
+export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
 
 export const ARP_REQUEST = 1;
 export const ARP_REPLY = 2;
@@ -37,13 +42,6 @@ export function bytesToMac(b: Uint8Array, offset = 0): string {
   return out.join(":");
 }
 
-// IPv4 text: the SDK's (strict, one implementation for every service), under the names this
-// service's modules use.
-import { ipv4PrefixOf, ipv4ToNumber, numberToIpv4 } from "../../lib/sdk/ipv4.ts";
-export { prefixMask, type Ipv4Prefix as Prefix } from "../../lib/sdk/ipv4.ts";
-export const ipToNumber = ipv4ToNumber;
-export const numberToIp = numberToIpv4;
-export const parsePrefix = (text: string) => ipv4PrefixOf(text);
 
 /** Locally administered, unicast random MAC (as the original's get_random_mac). */
 export function randomMac(): string {
@@ -112,9 +110,9 @@ export function parseArp(frame: Uint8Array): Arp | undefined {
   return {
     op: dv.getUint16(6),
     senderMac: bytesToMac(a, 8),
-    senderIp: numberToIp(dv.getUint32(14)),
+    senderIp: numberToIpv4(dv.getUint32(14)),
     targetMac: bytesToMac(a, 18),
-    targetIp: numberToIp(dv.getUint32(24)),
+    targetIp: numberToIpv4(dv.getUint32(24)),
   };
 }
 
@@ -127,9 +125,9 @@ export function buildArp(ethDst: string, arp: Arp): Uint8Array {
   a[5] = 4;
   dv.setUint16(6, arp.op);
   a.set(macToBytes(arp.senderMac), 8);
-  dv.setUint32(14, ipToNumber(arp.senderIp));
+  dv.setUint32(14, ipv4ToNumber(arp.senderIp));
   a.set(macToBytes(arp.targetMac), 18);
-  dv.setUint32(24, ipToNumber(arp.targetIp));
+  dv.setUint32(24, ipv4ToNumber(arp.targetIp));
   return buildEthernet(ethDst, arp.senderMac, ETH_P_ARP, a);
 }
 
@@ -154,9 +152,11 @@ export interface Ipv4 {
   dst: string;
   /** Offset of the IPv4 header in the frame. */
   offset: number;
+  /** The fragment offset (in 8-byte units): only the first fragment (0) has the L4 header. */
+  fragmentOffset: number;
 }
 
-export function parseIpv4(frame: Uint8Array): Ipv4 | undefined {
+export function parseIpv4Header(frame: Uint8Array): Ipv4 | undefined {
   const eth = parseEthernet(frame);
   if (!eth || eth.ethertype !== ETH_P_IP || frame.length < ETH_HLEN + 20) return undefined;
   const dv = new DataView(frame.buffer, frame.byteOffset + ETH_HLEN);
@@ -169,10 +169,21 @@ export function parseIpv4(frame: Uint8Array): Ipv4 | undefined {
     totalLength: dv.getUint16(2),
     ttl: dv.getUint8(8),
     protocol: dv.getUint8(9),
-    src: numberToIp(dv.getUint32(12)),
-    dst: numberToIp(dv.getUint32(16)),
+    src: numberToIpv4(dv.getUint32(12)),
+    dst: numberToIpv4(dv.getUint32(16)),
     offset: ETH_HLEN,
+    fragmentOffset: dv.getUint16(6) & 0x1fff,
   };
+}
+
+/** The ports of a TCP or UDP packet (its first fragment); undefined for other packets. */
+export function parseL4Ports(frame: Uint8Array): { sport: number; dport: number } | undefined {
+  const ip = parseIpv4Header(frame);
+  if (!ip || (ip.protocol !== IPPROTO_TCP && ip.protocol !== IPPROTO_UDP) || ip.fragmentOffset) return undefined;
+  const l4 = ip.offset + ip.ihl;
+  if (frame.length < l4 + 4) return undefined;
+  const dv = new DataView(frame.buffer, frame.byteOffset + l4, 4);
+  return { sport: dv.getUint16(0), dport: dv.getUint16(2) };
 }
 
 let ipId = 1;
@@ -186,8 +197,8 @@ export function buildIpv4(src: string, dst: string, protocol: number, payload: U
   dv.setUint16(4, ipId++ & 0xffff);
   p[8] = ttl;
   p[9] = protocol;
-  dv.setUint32(12, ipToNumber(src));
-  dv.setUint32(16, ipToNumber(dst));
+  dv.setUint32(12, ipv4ToNumber(src));
+  dv.setUint32(16, ipv4ToNumber(dst));
   dv.setUint16(10, internetChecksum(p, 0, 20));
   p.set(payload, 20);
   return p;
@@ -195,7 +206,7 @@ export function buildIpv4(src: string, dst: string, protocol: number, payload: U
 
 /** True if the IPv4 header checksum of the frame is right. */
 export function ipv4ChecksumOk(frame: Uint8Array): boolean {
-  const ip = parseIpv4(frame);
+  const ip = parseIpv4Header(frame);
   return !!ip && internetChecksum(frame, ip.offset, ip.offset + ip.ihl) === 0;
 }
 
@@ -209,7 +220,7 @@ export interface Icmp {
 }
 
 export function parseIcmp(frame: Uint8Array): Icmp | undefined {
-  const ip = parseIpv4(frame);
+  const ip = parseIpv4Header(frame);
   if (!ip || ip.protocol !== IPPROTO_ICMP) return undefined;
   const off = ip.offset + ip.ihl;
   if (frame.length < off + 8) return undefined;
@@ -234,7 +245,7 @@ function icmpMessage(type: number, code: number, rest: Uint8Array, body: Uint8Ar
  */
 export function buildEchoReply(request: Uint8Array, srcMac: string): Uint8Array | undefined {
   const eth = parseEthernet(request);
-  const ip = parseIpv4(request);
+  const ip = parseIpv4Header(request);
   const icmp = parseIcmp(request);
   if (!eth || !ip || !icmp || icmp.type !== ICMP_ECHO_REQUEST) return undefined;
   const end = Math.min(request.length, ip.offset + ip.totalLength);
@@ -249,7 +260,7 @@ export function buildEchoReply(request: Uint8Array, srcMac: string): Uint8Array 
  */
 export function buildIcmpError(offending: Uint8Array, type: number, code: number, srcIp: string, srcMac: string): Uint8Array | undefined {
   const eth = parseEthernet(offending);
-  const ip = parseIpv4(offending);
+  const ip = parseIpv4Header(offending);
   if (!eth || !ip) return undefined;
   const icmp = parseIcmp(offending);
   if (icmp && icmp.type !== ICMP_ECHO_REQUEST && icmp.type !== ICMP_ECHO_REPLY) return undefined;
