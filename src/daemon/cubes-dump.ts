@@ -42,10 +42,13 @@ function writeAtomically(file: string, text: string): void {
 
 /**
  * Wraps a core so that every successful mutation schedules a rewrite of the dump file.
- * Writes are coalesced: a burst of calls produces one write.
+ * Writes are coalesced: a burst of calls produces one write. The file is written only while no
+ * mutation is under way: a REST write edits large lists in place before the core accepts it
+ * (service-api.ts), and a refused one is undone, so only a quiet moment shows what was accepted.
  */
 export function persistent(core: DaemonCore, file: string, log: Logger): DaemonCore & { flush(): void } {
   let pending = false;
+  let underWay = 0;
   const flush = () => {
     pending = false;
     try {
@@ -57,7 +60,12 @@ export function persistent(core: DaemonCore, file: string, log: Logger): DaemonC
   const schedule = () => {
     if (pending) return;
     pending = true;
-    setTimeout(() => pending && flush(), 50);
+    const whenQuiet = () => {
+      if (!pending) return;
+      if (underWay) setTimeout(whenQuiet, 50);
+      else flush();
+    };
+    setTimeout(whenQuiet, 50);
   };
   return new Proxy(core, {
     get(target, prop, receiver) {
@@ -66,9 +74,14 @@ export function persistent(core: DaemonCore, file: string, log: Logger): DaemonC
       if (typeof value !== "function") return value;
       if (!MUTATORS.has(String(prop))) return value.bind(target);
       return async (...args: unknown[]) => {
-        const result = await value.apply(target, args);
-        schedule();
-        return result;
+        underWay++;
+        try {
+          const result = await value.apply(target, args);
+          schedule();
+          return result;
+        } finally {
+          underWay--;
+        }
       };
     },
   }) as DaemonCore & { flush(): void };

@@ -470,6 +470,50 @@ describe("top-level endpoints", () => {
   });
 });
 
+describe("writes to large lists (edited in place, undone when refused)", () => {
+  const mac = (i: number) => `02:00:00:00:${(i >> 8).toString(16).padStart(2, "0")}:${(i & 255).toString(16).padStart(2, "0")}`;
+  const entry = (i: number) => `/tyrrest/big/fdb/entry/7/${mac(i)}/`;
+
+  test("refused creates and replaces leave the list as it was: entries, order, lookups", async () => {
+    expect((await call("POST", "/tyrrest/big/", {})).status).toBe(201);
+    const all = Array.from({ length: 300 }, (_, i) => ({ vlan: 7, address: mac(i), port: `p${i % 3}` }));
+    expect((await call("POST", "/tyrrest/big/fdb/entry/", all)).status).toBe(201);
+    const before = core.cubeConfig("big");
+    // A new entry, a replaced one, a changed leaf of one: each refused by the service.
+    expect((await call("POST", entry(300), { port: "refuse" })).status).toBe(400);
+    expect((await call("PUT", entry(150), { port: "refuse" })).status).toBe(400);
+    expect((await call("PATCH", `${entry(151)}port/`, "refuse")).status).toBe(400);
+    // A refused delete: the entry is not there.
+    const gone = await call("DELETE", entry(999));
+    expect([gone.status, restconf(gone)[0]?.tag]).toEqual([409, "data-missing"]);
+    expect(core.cubeConfig("big")).toEqual(before);
+    expect((await call("GET", entry(150))).json).toMatchObject({ address: mac(150), port: "p0" });
+    const absent = await call("GET", entry(300));
+    expect([absent.status, restconf(absent)[0]?.tag]).toEqual([409, "data-missing"]);
+    // Accepted writes after the refused ones find their entries (the list's index is right).
+    expect((await call("PATCH", `${entry(150)}port/`, "p9")).status).toBe(200);
+    expect((await call("DELETE", entry(10))).status).toBe(204);
+    expect((await call("POST", entry(300), { port: "p1" })).status).toBe(201);
+    const list = (core.cubeConfig("big")!.fdb as any).entry as Array<{ address: string; port: string }>;
+    expect(list.length).toBe(300);
+    expect(list.map((e) => e.address)).toEqual([...all.map((e) => e.address).filter((a) => a !== mac(10)), mac(300)]);
+    expect(list.find((e) => e.address === mac(150))!.port).toBe("p9");
+  });
+
+  test("a read waits for a write to the same cube and sees only what was accepted", async () => {
+    core.delayMs = 20;
+    try {
+      const w = call("POST", entry(301), { port: "refuse" });
+      await Bun.sleep(5); // the write is in the core now, its entry already in the list
+      const r = await call("GET", entry(301));
+      expect([r.status, restconf(r)[0]?.tag]).toEqual([409, "data-missing"]);
+      expect((await w).status).toBe(400);
+    } finally {
+      core.delayMs = 0;
+    }
+  });
+});
+
 describe("concurrency", () => {
   test("parallel writes to one cube all land", async () => {
     core.delayMs = 3;

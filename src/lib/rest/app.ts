@@ -14,7 +14,8 @@ import { Helper, parseHelpQuery } from "./help.ts";
 import { Linker, linkHostPort } from "./links.ts";
 import { Metrics } from "./metrics.ts";
 import { openapiDocument, type OpenApiService } from "./openapi.ts";
-import { SchemaCache, WriteLock } from "./schemas.ts";
+import { CubeLocks } from "./locks.ts";
+import { SchemaCache } from "./schemas.ts";
 import { emptyReply, jsonReply, ServiceApi } from "./service-api.ts";
 import { resolveTarget } from "./target.ts";
 import { isObject } from "./tree.ts";
@@ -75,7 +76,7 @@ export function createRestApp(core: DaemonCore, opts: RestOptions): Hono {
   const app = new Hono({ strict: false });
   const linker = new Linker(linkHostPort(opts.host, opts.port));
   const schemas = new SchemaCache(core);
-  const lock = new WriteLock();
+  const lock = new CubeLocks();
   const api = new ServiceApi(core, linker, lock);
   const helper = new Helper(core);
   const metrics = new Metrics(core, schemas);
@@ -157,7 +158,7 @@ export function createRestApp(core: DaemonCore, opts: RestOptions): Hono {
   );
   app.delete(`${BASE}/services/:name`, (c) =>
     topLevel(() =>
-      lock.run(async () => {
+      lock.exclusive(async () => {
         const name = c.req.param("name");
         if (!core.service(name)) throw RestError.text(400, "Service Controller does not exist");
         await core.deleteService(name);
@@ -194,7 +195,7 @@ export function createRestApp(core: DaemonCore, opts: RestOptions): Hono {
   /** POST /cubes: every cube validated first, created without peers, then peers set. */
   async function createCubes(body: unknown): Promise<Response> {
     if (!Array.isArray(body)) throw RestError.text(400, "the body must be a JSON array of cubes");
-    return lock.run(async () => {
+    return lock.exclusive(async () => {
       const plan: Array<{ service: string; config: JsonObject; peers: Array<[string, string]> }> = [];
       const names = new Set<string>();
       for (const [i, raw] of body.entries()) {
@@ -292,7 +293,7 @@ export function createRestApp(core: DaemonCore, opts: RestOptions): Hono {
         const body = await readJson(c.req.raw);
         const p1 = stringMember(body, "peer1");
         const p2 = stringMember(body, "peer2");
-        await lock.run(() => core[verb](p1, p2));
+        await lock.exclusive(() => core[verb](p1, p2));
         return emptyReply(200);
       }),
     );
@@ -325,7 +326,7 @@ export function createRestApp(core: DaemonCore, opts: RestOptions): Hono {
       if (b.after !== undefined) req.after = String(b.after);
       const set = [req.position, req.before, req.after].filter((x) => x !== undefined).length;
       if (set > 1) throw RestError.text(400, "only one of position, before and after may be given");
-      await lock.run(() => core.attach(req));
+      await lock.exclusive(() => core.attach(req));
       return emptyReply(200);
     }),
   );
@@ -334,7 +335,7 @@ export function createRestApp(core: DaemonCore, opts: RestOptions): Hono {
       const body = await readJson(c.req.raw);
       const cube = stringMember(body, "cube");
       const port = stringMember(body, "port");
-      await lock.run(() => core.detach({ cube, port }));
+      await lock.exclusive(() => core.detach({ cube, port }));
       return emptyReply(200);
     }),
   );

@@ -26,13 +26,3 @@ export class SchemaCache {
     }
   }
 }
-
-/** Serialises writes: each request computes the next configuration from the stored one. */
-export class WriteLock {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.tail.then(fn, fn);
-    this.tail = p.catch(() => undefined);
-    return p;
-  }
-}

@@ -7,7 +7,10 @@
 // it changes: the next configuration shares everything off the written path with the stored
 // one (copyPath), and only the written part is checked (checkPart) and diffed (diffPart), unless
 // the write touched more (a choice's other case) or a leafref elsewhere may point into it; then
-// the whole configuration is checked and diffed, as a cube-level write always is.
+// the whole configuration is checked and diffed, as a cube-level write always is. Such a write
+// does not copy the lists on its path either: it edits them in place and keeps a journal to undo
+// the edits when the write is refused, so that one entry of a 100k-entry list costs O(1).
+// Writes to different cubes run side by side, reads between a cube's writes (locks.ts).
 import type { DaemonCore } from "./core-api.ts";
 import type { Change, Json, JsonObject } from "../sdk/types.ts";
 import {
@@ -16,10 +19,19 @@ import {
 } from "../yang/index.ts";
 import { readJson, RestError } from "./errors.ts";
 import { Linker } from "./links.ts";
-import { WriteLock } from "./schemas.ts";
+import type { CubeLocks } from "./locks.ts";
 import type { Target } from "./target.ts";
-import { copyPath, forgetIndexes, getAt, isObject, mergeInto, setAt } from "./tree.ts";
+import { copyPath, forgetIndexes, getAt, isObject, Journal, mergeInto, setAt } from "./tree.ts";
 import { applyWrite, entryNode, fail, field, notSupported } from "./write.ts";
+
+/** The targets a write may check and diff alone (part()). */
+const PART_KINDS = new Set<Target["kind"]>(["entry", "leaf", "leaf-list", "container"]);
+
+/** Top-level nodes whose writes change the patch panel, and so other cubes: daemon-wide writes. */
+const FRAMEWORK_NODES = new Set(["ports", "type", "shadow", "span", "parent"]);
+
+/** Tells write() to do it again with copies: the write touched more than part() can handle. */
+const WHOLE = Symbol("whole");
 
 export const YANG_JSON = "application/yang.data+json; charset=utf-8";
 
@@ -35,7 +47,7 @@ export class ServiceApi {
   constructor(
     private core: DaemonCore,
     private links: Linker,
-    private lock: WriteLock,
+    private lock: CubeLocks,
   ) {}
 
   async handle(req: Request, t: Target): Promise<Response> {
@@ -49,7 +61,7 @@ export class ServiceApi {
       return notSupported(t, m);
     }
     this.mustExist(t);
-    if (m === "GET") return this.read(t);
+    if (m === "GET") return this.lock.read(t.cube!, () => this.read(t));
     if (t.kind === "action") {
       if (m !== "POST") return notSupported(t, m);
       return this.action(t, await readJson(req));
@@ -101,7 +113,7 @@ export class ServiceApi {
 
   private async readCube(t: Target): Promise<Response> {
     this.mustExist(t);
-    const data = await this.core.readCube(t.cube!);
+    const data = await this.lock.read(t.cube!, () => this.core.readCube(t.cube!));
     return jsonReply(this.links.withLinks(data, this.links.children(t.schema.root, t.words)));
   }
 
@@ -121,7 +133,7 @@ export class ServiceApi {
 
   private createCube(t: Target, body: unknown): Promise<Response> {
     const name = t.cube!;
-    return this.lock.run(async () => {
+    return this.lock.exclusive(async () => {
       if (!name.trim() || name.includes("/")) throw RestError.tagged("invalid-value", "name", `invalid cube name ${JSON.stringify(name)}`);
       if (this.core.cubeService(name) !== undefined) throw RestError.tagged("data-exists", name, `cube ${name} already exists`);
       const b = this.cubeBody(t, body);
@@ -137,7 +149,7 @@ export class ServiceApi {
   }
 
   private updateCube(t: Target, body: unknown): Promise<Response> {
-    return this.lock.run(async () => {
+    return this.lock.exclusive(async () => {
       const stored = this.stored(t);
       const b = this.cubeBody(t, body);
       const n = normalise(t.schema.root, b, { op: "update", before: stored });
@@ -150,7 +162,7 @@ export class ServiceApi {
   }
 
   private deleteCube(t: Target): Promise<Response> {
-    return this.lock.run(async () => {
+    return this.lock.exclusive(async () => {
       if (this.core.cubeService(t.cube!) !== t.service) throw RestError.tagged("data-missing", t.cube!, `cube ${t.cube} does not exist`);
       await this.core.deleteCube(t.cube!);
       return emptyReply(200);
@@ -176,13 +188,13 @@ export class ServiceApi {
    * A write that changed one member of one object (`t`'s last step; one entry for a list entry):
    * its checks and its changes, computed from that member alone. Undefined when the write may
    * have changed more, or a constraint elsewhere may refer to it: then commit() checks it all.
-   * `was`: the entry before the write, for an entry.
+   * `before`: the object that held the target before the write; `was`: the entry before the
+   * write, for an entry (both read before the write began: it may edit lists in place).
    */
-  private part(t: Target, stored: JsonObject, next: JsonObject, was: Json | undefined): { errors: ValidationError[]; changes: Change[] } | undefined {
-    if (t.kind !== "entry" && t.kind !== "leaf" && t.kind !== "leaf-list" && t.kind !== "container") return undefined;
+  private part(t: Target, before: Json | undefined, next: JsonObject, was: Json | undefined): { errors: ValidationError[]; changes: Change[] } | undefined {
+    if (!PART_KINDS.has(t.kind)) return undefined;
     const root = t.schema.root;
     const up = t.steps.slice(0, -1);
-    const before = getAt(root, stored, up);
     const after = getAt(root, next, up);
     if (!isObject(before) || !isObject(after)) return undefined;
     const last = t.steps.at(-1)!;
@@ -281,7 +293,7 @@ export class ServiceApi {
       applyDefaults(input, value);
       const errors = checkTree(input, value, { field: field(t), actionInput: true });
       if (errors.length) fail(errors);
-      const out = await this.core.action(t.cube!, t.steps, value);
+      const out = await this.lock.write(t.cube!, () => this.core.action(t.cube!, t.steps, value));
       if (out === undefined || out === null) return emptyReply(201);
       return jsonReply(out, 201);
     })();
@@ -292,7 +304,7 @@ export class ServiceApi {
    * spanning-tree instances, as in the original) are written like configured ones: they join
    * the configuration with their keys and defaults.
    */
-  private async adoptLiveEntries(t: Target, next: JsonObject): Promise<void> {
+  private async adoptLiveEntries(t: Target, next: JsonObject, journal?: Journal): Promise<void> {
     let live: JsonObject | undefined;
     let node: SchemaNode | undefined = t.schema.root;
     for (let i = 0; i < t.steps.length - 1; i++) {
@@ -306,32 +318,51 @@ export class ServiceApi {
       const entry: JsonObject = {};
       for (const k of node.keys ?? []) entry[k] = (e as JsonObject)[k]!;
       applyDefaults(entryNode(node), entry);
-      if (!setAt(t.schema.root, next, path, entry)) return;
+      if (!setAt(t.schema.root, next, path, entry, journal)) return;
     }
   }
 
   private write(t: Target, method: string, body: unknown): Promise<Response> {
-    return this.lock.run(async () => {
-      // The stored configuration is not copied: the write edits copies of the objects on its path.
-      const stored = this.stored(t, true);
-      const { next, copied } = copyPath(t.schema.root, stored, t.steps);
-      // The entry before the write (the index of its list changes with the write).
-      const was = t.kind === "entry" ? getAt(t.schema.root, stored, t.steps) : undefined;
-      try {
-        if (method !== "DELETE") await this.adoptLiveEntries(t, next);
-        const replaces = method === "POST" && t.kind === "entry" && this.createReplaces(t.service, t.node);
-        const status = applyWrite(t, method, body, next, replaces);
-        const part = this.part(t, stored, next, was);
-        if (!part) await this.commit(t, stored, next);
-        else {
-          if (part.errors.length) fail(part.errors);
-          await this.hand(t, next, part.changes, true);
+    const framework = FRAMEWORK_NODES.has(t.steps[0]?.node ?? "");
+    const run = async () => {
+      // In place (with a journal) when part() can check and diff the write alone; a write that
+      // turns out to touch more is undone and done again on copies.
+      const inPlace = PART_KINDS.has(t.kind) && !framework && !refersInto(t.schema.root, t.node);
+      const done = await this.attempt(t, method, body, inPlace);
+      return done === WHOLE ? ((await this.attempt(t, method, body, false)) as Response) : done;
+    };
+    return framework ? this.lock.exclusive(run) : this.lock.write(t.cube!, run);
+  }
+
+  private async attempt(t: Target, method: string, body: unknown, inPlace: boolean): Promise<Response | typeof WHOLE> {
+    const root = t.schema.root;
+    // The stored configuration is not copied: the write edits copies of the objects on its path.
+    const stored = this.stored(t, true);
+    // What part() compares with, read before the write edits anything.
+    const before = getAt(root, stored, t.steps.slice(0, -1));
+    const was = t.kind === "entry" ? getAt(root, stored, t.steps) : undefined;
+    const journal = inPlace ? new Journal() : undefined;
+    const { next, copied } = copyPath(root, stored, t.steps, journal);
+    try {
+      if (method !== "DELETE") await this.adoptLiveEntries(t, next, journal);
+      const replaces = method === "POST" && t.kind === "entry" && this.createReplaces(t.service, t.node);
+      const status = applyWrite(t, method, body, next, replaces, journal);
+      const part = this.part(t, before, next, was);
+      if (!part) {
+        if (journal) {
+          journal.rollback();
+          return WHOLE;
         }
-        return emptyReply(status);
-      } catch (e) {
-        forgetIndexes(copied);
-        throw e;
+        await this.commit(t, stored, next);
+      } else {
+        if (part.errors.length) fail(part.errors);
+        await this.hand(t, next, part.changes, true);
       }
-    });
+      return emptyReply(status);
+    } catch (e) {
+      journal?.rollback();
+      forgetIndexes(copied);
+      throw e;
+    }
   }
 }

@@ -54,6 +54,25 @@ function findKeyed(list: SchemaNode, arr: Json[], keys: Record<string, string>, 
   return i < 0 ? { i } : { e: arr[i], i };
 }
 
+/**
+ * Undo steps of the edits a write made in place, on lists it shares with the stored
+ * configuration: copying a 100k-entry list to change one entry would cost the write O(n).
+ * Only arrays are edited in place; every object on the write's path is a copy. rollback()
+ * puts the lists (and their indexes) back as they were, last edit first.
+ */
+export class Journal {
+  private undo: Array<() => void> = [];
+
+  record(step: () => void): void {
+    this.undo.push(step);
+  }
+
+  rollback(): void {
+    for (const step of this.undo.reverse()) step();
+    this.undo = [];
+  }
+}
+
 /** After a refused write: the indexes it changed are no longer those of the stored arrays. */
 export function forgetIndexes(arrays: Json[][]): void {
   for (const a of arrays) indexes.delete(a);
@@ -63,9 +82,11 @@ export function forgetIndexes(arrays: Json[][]): void {
  * A copy of `doc` for a write at `steps` that shares everything off the path: the objects and
  * arrays along it are shallow copies (the target's parent included), so that editing the copy
  * along the path leaves `doc` as it was. Returns the copy and the original arrays that were
- * copied (their indexes go along; see forgetIndexes).
+ * copied (their indexes go along; see forgetIndexes). With a journal, arrays are not copied but
+ * edited in place, each edit recorded in the journal: `doc` then changes with the write, until
+ * the journal is rolled back.
  */
-export function copyPath(root: SchemaNode, doc: JsonObject, steps: PathStep[]): { next: JsonObject; copied: Json[][] } {
+export function copyPath(root: SchemaNode, doc: JsonObject, steps: PathStep[], journal?: Journal): { next: JsonObject; copied: Json[][] } {
   const next: JsonObject = { ...doc };
   const copied: Json[][] = [];
   let node = root;
@@ -76,17 +97,24 @@ export function copyPath(root: SchemaNode, doc: JsonObject, steps: PathStep[]): 
     const v = cur[s.node];
     if (s.keys) {
       if (!Array.isArray(v)) return { next, copied };
-      const arr = v.slice(); // (a spread, then a push, costs four times as much at 10k entries)
+      const arr = journal ? v : v.slice(); // (a spread, then a push, costs four times as much at 10k entries)
       const ix = indexOf(node, v, true);
-      if (ix) indexes.set(arr, ix);
-      copied.push(v);
-      cur[s.node] = arr;
+      if (!journal) {
+        if (ix) indexes.set(arr, ix);
+        copied.push(v);
+        cur[s.node] = arr;
+      }
       if (last) break;
       const { e, i } = findKeyed(node, arr, s.keys);
       if (!isObject(e)) return { next, copied };
       const copy = { ...e };
+      const id = stepId(node, s.keys);
       arr[i] = copy;
-      if (ix) ix.set(stepId(node, s.keys), copy);
+      if (ix) ix.set(id, copy);
+      journal?.record(() => {
+        arr[i] = e;
+        ix?.set(id, e);
+      });
       cur = copy;
     } else {
       if (last || !isObject(v)) break;
@@ -132,26 +160,40 @@ function parentOf(root: SchemaNode, doc: JsonObject, steps: PathStep[]): { obj: 
   return { obj: cur, node };
 }
 
-/** Sets (creates or replaces) the value at `steps`. Returns false when a list entry on the way is missing. */
-export function setAt(root: SchemaNode, doc: JsonObject, steps: PathStep[], value: Json): boolean {
+/**
+ * Sets (creates or replaces) the value at `steps`. Returns false when a list entry on the way is
+ * missing. A journal records the list edit (see copyPath).
+ */
+export function setAt(root: SchemaNode, doc: JsonObject, steps: PathStep[], value: Json, journal?: Journal): boolean {
   const p = parentOf(root, doc, steps);
   if (!p) return false;
   const last = steps.at(-1)!;
   const node = findDataChild(p.node, last.node)!;
   if (last.keys) {
     const arr = Array.isArray(p.obj[last.node]) ? (p.obj[last.node] as Json[]) : [];
-    const { i } = findKeyed(node, arr, last.keys);
+    const { e: old, i } = findKeyed(node, arr, last.keys);
+    const id = stepId(node, last.keys);
+    const ix = indexes.get(arr);
     if (i >= 0) arr[i] = value;
     else arr.push(value);
-    indexes.get(arr)?.set(stepId(node, last.keys), value);
+    ix?.set(id, value);
+    journal?.record(() => {
+      if (i >= 0) {
+        arr[i] = old!;
+        ix?.set(id, old!);
+      } else {
+        arr.pop();
+        ix?.delete(id);
+      }
+    });
     p.obj[last.node] = arr;
   } else p.obj[last.node] = value;
   clearOtherCases(p.node, p.obj, [last.node]);
   return true;
 }
 
-/** Removes the value at `steps`; returns whether something was there. */
-export function deleteAt(root: SchemaNode, doc: JsonObject, steps: PathStep[]): boolean {
+/** Removes the value at `steps`; returns whether something was there. A journal records the list edit (see copyPath). */
+export function deleteAt(root: SchemaNode, doc: JsonObject, steps: PathStep[], journal?: Journal): boolean {
   const p = parentOf(root, doc, steps);
   if (!p) return false;
   const last = steps.at(-1)!;
@@ -160,10 +202,16 @@ export function deleteAt(root: SchemaNode, doc: JsonObject, steps: PathStep[]): 
   if (cur === undefined) return false;
   if (last.keys) {
     if (!Array.isArray(cur)) return false;
-    const { i } = findKeyed(node, cur, last.keys);
+    const { e: old, i } = findKeyed(node, cur, last.keys);
     if (i < 0) return false;
+    const id = stepId(node, last.keys);
+    const ix = indexes.get(cur);
     cur.splice(i, 1);
-    indexes.get(cur)?.delete(stepId(node, last.keys));
+    ix?.delete(id);
+    journal?.record(() => {
+      cur.splice(i, 0, old!);
+      ix?.set(id, old!);
+    });
     if (!cur.length) delete p.obj[last.node];
   } else delete p.obj[last.node];
   // A non-presence container keeps its defaults.

@@ -5,7 +5,7 @@ import type { Json, JsonObject } from "../sdk/types.ts";
 import { applyDefaults, entryKeys, normalise, type Operation, type SchemaNode, type ValidationError } from "../yang/index.ts";
 import { RestError } from "./errors.ts";
 import { keyText, type Target } from "./target.ts";
-import { carryInitOnly, deleteAt, entryIndex, getAt, isObject, mergeEntry, mergeInto, setAt } from "./tree.ts";
+import { carryInitOnly, deleteAt, entryIndex, getAt, isObject, mergeEntry, mergeInto, setAt, type Journal } from "./tree.ts";
 
 export function fail(errors: ValidationError[]): never {
   throw RestError.validation(errors);
@@ -30,7 +30,7 @@ class Edit {
   readonly existing: Json | undefined;
   private readonly op: Operation;
 
-  constructor(readonly t: Target, readonly method: string, readonly next: JsonObject) {
+  constructor(readonly t: Target, readonly method: string, readonly next: JsonObject, readonly journal?: Journal) {
     this.f = field(t);
     this.existing = getAt(t.schema.root, next, t.steps);
     this.op = method === "POST" ? "create" : method === "PUT" ? "replace" : "update";
@@ -45,11 +45,12 @@ class Edit {
   }
 
   put(value: Json): void {
-    if (!setAt(this.t.schema.root, this.next, this.t.steps, value)) throw RestError.tagged("data-missing", this.f, `the parent of ${this.f} does not exist`);
+    if (!setAt(this.t.schema.root, this.next, this.t.steps, value, this.journal)) throw RestError.tagged("data-missing", this.f, `the parent of ${this.f} does not exist`);
   }
 
-  remove(): void {
-    deleteAt(this.t.schema.root, this.next, this.t.steps);
+  /** Removes the target; returns whether something was there. */
+  remove(): boolean {
+    return deleteAt(this.t.schema.root, this.next, this.t.steps, this.journal);
   }
 }
 
@@ -78,7 +79,7 @@ function container(e: Edit, body: unknown): number {
 function entry(e: Edit, body: unknown, createReplaces: boolean): number {
   const { t, method, existing, f } = e;
   if (method === "DELETE") {
-    if (!deleteAt(t.schema.root, e.next, t.steps)) throw RestError.tagged("data-missing", f, `${f} does not exist`);
+    if (!e.remove()) throw RestError.tagged("data-missing", f, `${f} does not exist`);
     return 204;
   }
   // Services whose original replaced an existing entry on create keep doing so.
@@ -159,9 +160,10 @@ function leaf(e: Edit, body: unknown): number {
 /**
  * Applies a write to `next` (the cube's configuration, edited in place) and returns the reply's
  * status. `createReplaces`: a POST of an existing list entry replaces it (ServiceModule.createReplaces).
+ * `journal`: `next` shares its lists with the stored configuration (copyPath); list edits are recorded.
  */
-export function applyWrite(t: Target, method: string, body: unknown, next: JsonObject, createReplaces: boolean): number {
-  const e = new Edit(t, method, next);
+export function applyWrite(t: Target, method: string, body: unknown, next: JsonObject, createReplaces: boolean, journal?: Journal): number {
+  const e = new Edit(t, method, next, journal);
   switch (t.kind) {
     case "container": return container(e, body);
     case "entry": return entry(e, body, createReplaces);
