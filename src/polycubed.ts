@@ -10,6 +10,12 @@ import { VERSION } from "./version.ts";
 // Large enough for a whole firewall chain (16,384 rules) or a routing table in one request.
 const MAX_BODY_BYTES = 64 << 20;
 
+/** Options a reload does not apply (they name what the running daemon holds), with their names. */
+const RESTART_OPTIONS = [
+  ["port", "port"], ["pidfile", "pidfile"], ["logfile", "logfile"], ["cubesDumpEnable", "cubes-dump-enable"], ["cubesDumpFile", "cubes-dump-file"],
+  ["cubesDumpCleanInit", "cubes-dump-clean-init"], ["remoteCacert", "remote-cacert"], ["remoteCert", "remote-cert"], ["remoteKey", "remote-key"],
+] as const;
+
 /** The original's --daemon: the same command again, detached, and this process exits. */
 function detach(args: string[]): void {
   const rest = args.filter((a) => a !== "--daemon" && a !== "-d");
@@ -100,10 +106,58 @@ export async function main(args: string[]): Promise<void> {
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
-  process.on("SIGHUP", () => void shutdown("SIGHUP"));
+  // `systemctl reload`: the configuration file again, applied without touching the datapath.
+  process.on("SIGHUP", () => void reload());
   // A bug in a handler must not take the datapath's control plane down with it.
   process.on("uncaughtException", (e) => daemonLog.error(`uncaught: ${e.stack ?? e}`));
   process.on("unhandledRejection", (e) => daemonLog.error(`unhandled rejection: ${(e as Error)?.stack ?? e}`));
+
+  let live = o;
+  let app: ReturnType<typeof createRestApp> | undefined;
+  const listen = (opts: DaemonOptions) =>
+    Bun.serve({
+      hostname: opts.addr,
+      port: opts.port,
+      fetch: (r) => app!.fetch(r),
+      maxRequestBodySize: MAX_BODY_BYTES,
+      tls: tlsOptions(opts),
+      idleTimeout: 0,
+    });
+  /**
+   * Reads the options again (command line over configuration file, as at start). The log level
+   * applies at once; a new address or certificate moves the REST server (the old listener goes
+   * once the new one listens: a refused one leaves the old in place). Options that name what
+   * the daemon holds (port: the pinned datapath's instance; pid file, dump, log file) wait for a
+   * restart, which keeps the datapath forwarding with --cubes-dump-enable.
+   */
+  const reload = async () => {
+    let next: DaemonOptions;
+    try {
+      next = parseOptions(args).options;
+    } catch (e) {
+      daemonLog.error(`reload: ${(e as Error).message}; the running configuration stays`);
+      return;
+    }
+    daemonLog.setLevel(next.loglevel);
+    const moved = next.addr !== live.addr || next.cert !== live.cert || next.key !== live.key || next.cacert !== live.cacert;
+    if (moved && server) {
+      const kept = { ...next, port: live.port };
+      try {
+        const fresh = listen(kept);
+        server.stop(false);
+        server = fresh;
+        app = createRestApp(api, { host: kept.addr, port: kept.port });
+        daemonLog.info(`reload: REST server now on ${kept.cert ? "https" : "http"}://${kept.addr}:${kept.port}/polycube/v1/`);
+      } catch (e) {
+        daemonLog.error(`reload: cannot listen on ${kept.addr}:${kept.port} (${(e as Error).message}); the REST server stays on ${live.addr}`);
+        next = { ...next, addr: live.addr, cert: live.cert, key: live.key, cacert: live.cacert };
+      }
+    }
+    const later = RESTART_OPTIONS.filter(([k]) => next[k] !== live[k]).map(([, name]) => name);
+    if (later.length) daemonLog.warn(`reload: ${later.join(", ")} changed: applied at the next restart`);
+    live = { ...next, port: live.port, pidfile: live.pidfile, logfile: live.logfile };
+    daemonLog.info(`configuration reloaded from ${next.configfile} (log level ${next.loglevel})`);
+  };
 
   try {
     if (o.cubesDumpEnable) {
@@ -114,15 +168,8 @@ export async function main(args: string[]): Promise<void> {
       }
     }
     await core.finishAdoption();
-    const app = createRestApp(api, { host: o.addr, port: o.port });
-    server = Bun.serve({
-      hostname: o.addr,
-      port: o.port,
-      fetch: app.fetch,
-      maxRequestBodySize: MAX_BODY_BYTES,
-      tls: tlsOptions(o),
-      idleTimeout: 0,
-    });
+    app = createRestApp(api, { host: o.addr, port: o.port });
+    server = listen(o);
   } catch (e) {
     daemonLog.critical(`cannot start the REST server on ${o.addr}:${o.port}: ${(e as Error).message}`);
     await core.stop();
