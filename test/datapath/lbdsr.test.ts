@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync, type Subprocess } from "bun";
 import { join } from "node:path";
 import { Daemon } from "../lib/daemon.ts";
-import { hooksOn, okRequester } from "../lib/datapath.ts";
+import { daemonAround, hooksOn, okRequester } from "../lib/datapath.ts";
 import { sh, Topology, type Host } from "../lib/netns.ts";
 import { TcpPeer } from "../lib/tcp-peer.ts";
 import { backendIndex, type Session } from "../../src/services/lbdsr/balance.ts";
@@ -28,18 +28,8 @@ const UDP = 5353;
 const TCP = 6;
 const UDP_PROTO = 17;
 
-beforeAll(async () => {
-  await daemon.start();
-});
-
-afterAll(async () => {
-  try {
-    for (const s of servers) s.kill();
-    await daemon.stop();
-  } finally {
-    daemon.cleanup();
-  }
-});
+// Each describe builds and removes its own topology; the backends' servers go with the daemon.
+daemonAround(daemon, { cleanup: () => servers.forEach((s) => s.kill()) }, () => {});
 
 /** A backend's servers, in its namespace, each answering with `name`. */
 async function serve(h: Host, vip: string, name: string): Promise<void> {

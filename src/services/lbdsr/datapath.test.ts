@@ -5,8 +5,9 @@
 // the pool changes, and is balanced again when its backend leaves; the rest is dropped.
 import { describe, expect, test } from "bun:test";
 import { u32 } from "../../lib/bpf/codec.ts";
-import { BpfObject, embeddedObject, testRun, type BpfMap } from "../../lib/bpf/index.ts";
-import type { CubeControl, JsonObject, MapAccess } from "../../lib/sdk/types.ts";
+import { BpfObject, embeddedObject, testRun } from "../../lib/bpf/index.ts";
+import { mapAccess } from "../../daemon/cube-context.ts";
+import type { CubeControl, JsonObject } from "../../lib/sdk/types.ts";
 import { memoryContext } from "../../../test/lib/memory-context.ts";
 import { backendIndex, type Session } from "./balance.ts";
 import lbdsr from "./index.ts";
@@ -18,21 +19,6 @@ const VIP = "10.0.0.100";
 const FE_MAC = "02:aa:00:00:00:01";
 const CLIENT_MAC = "02:cc:00:00:00:01";
 const MACS = ["02:b0:00:00:00:01", "02:b0:00:00:00:02", "02:b0:00:00:00:03"];
-
-function access(m: BpfMap): MapAccess {
-  return {
-    get: async (k) => m.lookup(k),
-    getPerCpu: async (k) => m.lookupPerCpu(k),
-    set: async (k, v) => m.update(k, v),
-    delete: async (k) => m.delete(k),
-    entries: async () => m.entries(),
-    clear: async () => m.clear(),
-    setMany: async (e) => m.updateMany(e),
-    deleteMany: async (k) => m.deleteMany(k),
-    keySize: m.keySize,
-    valueSize: m.valueSize,
-  };
-}
 
 const bytes = (text: string, sep: string, base: number) => text.split(sep).map((x) => Number.parseInt(x, base));
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(":");
@@ -75,9 +61,20 @@ async function loaded(flavour: "tc" | "xdp") {
   obj.map("pcn_peers").update(u32.encode(FE), hop(3));
   obj.map("pcn_peers").update(u32.encode(BE), hop(2, 1));
   const { ctx } = memoryContext({ name: "ld1", service: "lbdsr", ports: [{ id: FE, name: "fe", peer: "", status: "UP" }, { id: BE, name: "be", peer: "", status: "UP" }] });
-  ctx.map = (name) => access(obj.map(name));
+  ctx.map = (name) => mapAccess(() => obj.map(name));
   ctx.describeMaps = () => obj.describeMaps();
   return { obj, ctx, prog: obj.program("pcn_ingress") };
+}
+
+/** A cube of `config` on a fresh object; `run` test-runs a frame through it. */
+async function withCube(flavour: "tc" | "xdp", cfg: JsonObject, fn: (cube: CubeControl, run: (data: Uint8Array) => { retval: number; data: Uint8Array }) => Promise<void>): Promise<void> {
+  const { obj, ctx, prog } = await loaded(flavour);
+  try {
+    const cube = (await lbdsr.createCube(ctx, cfg)) as CubeControl;
+    await fn(cube, (data) => testRun(prog.fd, { data }));
+  } finally {
+    obj.close();
+  }
 }
 
 function config(pool: string[], extra: JsonObject = {}): JsonObject {
@@ -96,84 +93,70 @@ for (const flavour of ["tc", "xdp"] as const) {
 
   describe(`lbdsr datapath (${flavour}, test run)`, () => {
     test("ARP for the VIP is answered on the FRONTEND port with the frontend MAC; other ARP is dropped", async () => {
-      const { obj, ctx, prog } = await loaded(flavour);
-      try {
-        // Before the VIP and MAC are set, nothing is answered.
-        const cube = (await lbdsr.createCube(ctx, config([], { frontend: {} }))) as CubeControl;
-        expect(testRun(prog.fd, { data: arpRequest(VIP) }).retval).toBe(DROP);
+      // Before the VIP and MAC are set, nothing is answered.
+      await withCube(flavour, config([], { frontend: {} }), async (cube, run) => {
+        expect(run(arpRequest(VIP)).retval).toBe(DROP);
         await cube.apply!([], config([]));
-        const r = testRun(prog.fd, { data: arpRequest(VIP) });
+        const r = run(arpRequest(VIP));
         expect(r.retval).toBe(OUT_FE);
         const d = r.data;
         expect([hex(d.subarray(0, 6)), hex(d.subarray(6, 12))]).toEqual([CLIENT_MAC, FE_MAC]);
         expect([...d.subarray(12, 22)]).toEqual([8, 6, 0, 1, 8, 0, 6, 4, 0, 2]);
         expect([hex(d.subarray(22, 28)), [...d.subarray(28, 32)].join("."), hex(d.subarray(32, 38)), [...d.subarray(38, 42)].join(".")]).toEqual([FE_MAC, VIP, CLIENT_MAC, "10.0.0.1"]);
-        expect(testRun(prog.fd, { data: arpRequest("10.0.0.101") }).retval).toBe(DROP);
-        expect(testRun(prog.fd, { data: arpRequest(VIP, 2) }).retval).toBe(DROP);
-      } finally {
-        obj.close();
-      }
+        expect(run(arpRequest("10.0.0.101")).retval).toBe(DROP);
+        expect(run(arpRequest(VIP, 2)).retval).toBe(DROP);
+      });
     });
 
     test("each session goes out of the BACKEND port to the backend balance.ts predicts, only its MACs changed", async () => {
-      const { obj, ctx, prog } = await loaded(flavour);
-      try {
-        await lbdsr.createCube(ctx, config(MACS));
+      await withCube(flavour, config(MACS), async (cube, run) => {
         const seen = new Set<string>();
         for (let i = 0; i < 200; i++) {
-          const s: Session = { src: `10.1.${i & 7}.${1 + (i >> 3)}`, dst: VIP, sport: 1024 + ((i * 7919) % 60000), dport: i % 2 ? 80 : 53, proto: i % 2 ? 6 : 17 };
-          const frame = udp(s); // TCP and UDP carry their ports in the same place
-          const r = testRun(prog.fd, { data: frame });
-          expect(r.retval).toBe(OUT_BE);
-          const want = MACS[backendIndex(s, MACS.length)]!;
-          expect({ i, dst: hex(r.data.subarray(0, 6)), src: hex(r.data.subarray(6, 12)) }).toEqual({ i, dst: want, src: LB_MAC });
-          expect([...r.data.subarray(12, frame.length)]).toEqual([...frame.subarray(12)]);
-          seen.add(want);
+        const s: Session = { src: `10.1.${i & 7}.${1 + (i >> 3)}`, dst: VIP, sport: 1024 + ((i * 7919) % 60000), dport: i % 2 ? 80 : 53, proto: i % 2 ? 6 : 17 };
+        const frame = udp(s); // TCP and UDP carry their ports in the same place
+        const r = run(frame);
+        expect(r.retval).toBe(OUT_BE);
+        const want = MACS[backendIndex(s, MACS.length)]!;
+        expect({ i, dst: hex(r.data.subarray(0, 6)), src: hex(r.data.subarray(6, 12)) }).toEqual({ i, dst: want, src: LB_MAC });
+        expect([...r.data.subarray(12, frame.length)]).toEqual([...frame.subarray(12)]);
+        seen.add(want);
         }
         expect(seen.size).toBe(3);
         // ICMP echo requests and replies: a session of the addresses, ports 0.
         for (const type of [8, 0]) {
-          const r = testRun(prog.fd, { data: ipv4({ src: "10.9.9.9", dst: VIP, proto: 1 }, [type, 0, 0, 0, 0, 1, 0, 1]) });
-          expect(r.retval).toBe(OUT_BE);
-          expect(hex(r.data.subarray(0, 6))).toBe(MACS[backendIndex({ src: "10.9.9.9", dst: VIP, sport: 0, dport: 0, proto: 1 }, 3)]!);
+        const r = run(ipv4({ src: "10.9.9.9", dst: VIP, proto: 1 }, [type, 0, 0, 0, 0, 1, 0, 1]));
+        expect(r.retval).toBe(OUT_BE);
+        expect(hex(r.data.subarray(0, 6))).toBe(MACS[backendIndex({ src: "10.9.9.9", dst: VIP, sport: 0, dport: 0, proto: 1 }, 3)]!);
         }
-      } finally {
-        obj.close();
-      }
+      });
     });
 
     test("dropped: frames not for the frontend MAC, other protocols and ICMP types, later fragments, an empty pool, other ports", async () => {
-      const { obj, ctx, prog } = await loaded(flavour);
-      try {
-        const cube = (await lbdsr.createCube(ctx, config(MACS))) as CubeControl;
+      await withCube(flavour, config(MACS), async (cube, run) => {
         const s: Session = { src: "10.0.0.1", dst: VIP, sport: 5000, dport: 53, proto: 17 };
-        expect(testRun(prog.fd, { data: udp(s) }).retval).toBe(OUT_BE);
-        expect(testRun(prog.fd, { data: udp(s, { dstMac: "02:aa:00:00:00:02" }) }).retval).toBe(DROP);
-        expect(testRun(prog.fd, { data: ipv4({ src: "10.0.0.1", dst: VIP, proto: 47 }, [0, 0, 0, 0]) }).retval).toBe(DROP);
-        expect(testRun(prog.fd, { data: ipv4({ src: "10.0.0.1", dst: VIP, proto: 1 }, [3, 3, 0, 0, 0, 0, 0, 0]) }).retval).toBe(DROP);
-        expect(testRun(prog.fd, { data: udp(s, { frag: 0x2000 }) }).retval).toBe(OUT_BE); // first fragment: has the ports
-        expect(testRun(prog.fd, { data: udp(s, { frag: 0x0010 }) }).retval).toBe(DROP);
-        expect(testRun(prog.fd, { data: ether(FE_MAC, CLIENT_MAC, 0x86dd, [0x60]) }).retval).toBe(DROP);
+        expect(run(udp(s)).retval).toBe(OUT_BE);
+        expect(run(udp(s, { dstMac: "02:aa:00:00:00:02" })).retval).toBe(DROP);
+        expect(run(ipv4({ src: "10.0.0.1", dst: VIP, proto: 47 }, [0, 0, 0, 0])).retval).toBe(DROP);
+        expect(run(ipv4({ src: "10.0.0.1", dst: VIP, proto: 1 }, [3, 3, 0, 0, 0, 0, 0, 0])).retval).toBe(DROP);
+        expect(run(udp(s, { frag: 0x2000 })).retval).toBe(OUT_BE); // first fragment: has the ports
+        expect(run(udp(s, { frag: 0x0010 })).retval).toBe(DROP);
+        expect(run(ether(FE_MAC, CLIENT_MAC, 0x86dd, [0x60])).retval).toBe(DROP);
         await cube.apply!([], config([]));
-        expect(testRun(prog.fd, { data: udp({ ...s, sport: 5001 }) }).retval).toBe(DROP);
+        expect(run(udp({ ...s, sport: 5001 })).retval).toBe(DROP);
         // Without a FRONTEND port, everything from port 0 drops, ARP included.
         await cube.apply!([], { ...config(MACS), ports: [{ name: "be", type: "BACKEND" }] });
-        expect(testRun(prog.fd, { data: udp(s) }).retval).toBe(DROP);
-        expect(testRun(prog.fd, { data: arpRequest(VIP) }).retval).toBe(DROP);
-      } finally {
-        obj.close();
-      }
+        expect(run(udp(s)).retval).toBe(DROP);
+        expect(run(arpRequest(VIP)).retval).toBe(DROP);
+      });
     });
 
     test("a session keeps its backend while the pool changes; the sessions of a backend that leaves are balanced again", async () => {
-      const { obj, ctx, prog } = await loaded(flavour);
-      try {
-        const cube = (await lbdsr.createCube(ctx, config(MACS))) as CubeControl;
+      await withCube(flavour, config(MACS), async (cube, run) => {
         const sessions: Session[] = Array.from({ length: 60 }, (_, i) => ({ src: "10.0.0.1", dst: VIP, sport: 20000 + i, dport: 53, proto: 17 }));
         const out = (s: Session) => {
-          const r = testRun(prog.fd, { data: udp(s) });
-          expect(r.retval).toBe(OUT_BE);
-          return hex(r.data.subarray(0, 6));
+        const r = run(udp(s));
+        expect(r.retval).toBe(OUT_BE);
+        return hex(r.data.subarray(0, 6));
         };
         const first = sessions.map(out);
         expect(first).toEqual(sessions.map((s) => MACS[backendIndex(s, 3)]!));
@@ -191,9 +174,7 @@ for (const flavour of ["tc", "xdp"] as const) {
         const after = sessions.map(out);
         sessions.forEach((s, i) => expect({ i, mac: after[i] }).toEqual({ i, mac: first[i] === MACS[1] ? left[backendIndex(s, 3)]! : first[i]! }));
         expect(first.filter((m) => m === MACS[1]).length).toBeGreaterThan(5);
-      } finally {
-        obj.close();
-      }
+      });
     });
   });
 }

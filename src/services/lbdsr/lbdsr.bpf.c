@@ -21,7 +21,6 @@
 #define MAX_BACKENDS 256
 #define SESSIONS 10000
 
-#define ETH_LEN 14
 #define ARPOP_REQUEST 1
 #define ARPOP_REPLY 2
 #define ICMP_ECHOREPLY 0
@@ -146,11 +145,8 @@ static __always_inline const __u8 *backend_of(CTXTYPE *ctx, struct dsr_conf *con
 }
 
 /* An ARP request for the VIP on the FRONTEND port: answered there, with the frontend MAC. */
-static __always_inline int arp_request(CTXTYPE *ctx, struct pkt_metadata *md, struct dsr_conf *conf) {
-  void *data = (void *)(long)ctx->data;
-  void *data_end = (void *)(long)ctx->data_end;
-  struct ethhdr *eth = data;
-  struct arp_eth *arp = data + ETH_LEN;
+static __always_inline int arp_request(CTXTYPE *ctx, struct pkt_metadata *md, struct dsr_conf *conf, struct ethhdr *eth, void *data_end) {
+  struct arp_eth *arp = (void *)(eth + 1);
   if ((void *)(arp + 1) > data_end) return pcn_pkt_drop(ctx, md);
   if (arp->op != bpf_htons(ARPOP_REQUEST) || arp->ptype != bpf_htons(ETH_P_IP) || arp->hlen != 6 || arp->plen != 4)
     return pcn_pkt_drop(ctx, md);
@@ -168,16 +164,13 @@ static __always_inline int arp_request(CTXTYPE *ctx, struct pkt_metadata *md, st
   return pcn_pkt_redirect(ctx, md, conf->frontend);
 }
 
-static __always_inline int request(CTXTYPE *ctx, struct pkt_metadata *md, struct dsr_conf *conf) {
-  void *data = (void *)(long)ctx->data;
-  void *data_end = (void *)(long)ctx->data_end;
-  struct ethhdr *eth = data;
-  struct iphdr *ip = data + ETH_LEN;
+static __always_inline int request(CTXTYPE *ctx, struct pkt_metadata *md, struct dsr_conf *conf, struct ethhdr *eth, void *data_end) {
+  struct iphdr *ip = (void *)(eth + 1);
   if ((void *)(ip + 1) > data_end) return pcn_pkt_drop(ctx, md);
   if (!mac_eq(eth->h_dest, conf->mac) || ip->ihl < 5) return pcn_pkt_drop(ctx, md);
   if (ip->frag_off & bpf_htons(0x1fff)) return pcn_pkt_drop(ctx, md);
   struct session_key key = {.saddr = ip->saddr, .daddr = ip->daddr, .proto = ip->protocol};
-  void *l4 = data + ETH_LEN + ip->ihl * 4;
+  void *l4 = (void *)ip + ip->ihl * 4;
   if (ip->protocol == IPPROTO_TCP || ip->protocol == IPPROTO_UDP) {
     __u16 *ports = l4;
     if ((void *)(ports + 2) > data_end) return pcn_pkt_drop(ctx, md);
@@ -212,7 +205,7 @@ static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {
     pcn_log(ctx, LOG_TRACE, "dropped a frame from port %u", md->in_port);
     return pcn_pkt_drop(ctx, md);
   }
-  if (eth->h_proto == bpf_htons(ETH_P_ARP)) return arp_request(ctx, md, conf);
-  if (eth->h_proto == bpf_htons(ETH_P_IP)) return request(ctx, md, conf);
+  if (eth->h_proto == bpf_htons(ETH_P_ARP)) return arp_request(ctx, md, conf, eth, data_end);
+  if (eth->h_proto == bpf_htons(ETH_P_IP)) return request(ctx, md, conf, eth, data_end);
   return pcn_pkt_drop(ctx, md);
 }
