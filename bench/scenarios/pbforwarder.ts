@@ -6,8 +6,8 @@
 //                            baseline nft-pbf<N>
 //   nft-pbf<N>               nftables netdev ingress chain on the ingress veth, policy drop, the
 //                            same N rules (`ip daddr … udp dport 9 drop`, the last `fwd to` the
-//                            egress veth);                                baseline nft-fwd
-//   nft-fwd                  the same chain with the forwarding rule alone;  baseline veth
+//                            egress veth);                                baseline nft-netdev-fwd
+//   nft-netdev-fwd           the same chain with the forwarding rule alone;  baseline veth
 //   tc-u32-pbf<N>            tc on the ingress veth (clsact): N u32 filters, one per priority,
 //                            matching the same fields, every one `mirred egress redirect` to the
 //                            egress veth (this kernel has no flower, no gact); baseline tc-redirect
@@ -90,11 +90,11 @@ const NFT_TABLE = "pcnbpbf";
 
 /** nftables netdev ingress chain on ingress, policy drop: N rules, the last `fwd to` egress (n = 0: that rule alone). */
 export function nftPbf(n: number): DeviceUnderTest {
-  const key = n === 0 ? "nft-fwd" : `nft-pbf${n}`;
+  const key = n === 0 ? "nft-netdev-fwd" : `nft-pbf${n}`;
   return {
     key,
     label: n === 0 ? "nftables netdev ingress: one rule, `fwd to` the egress veth" : `nftables netdev ingress, ${count(n)} rules, match last \`fwd to\` the egress veth`,
-    baseline: n === 0 ? "veth" : "nft-fwd",
+    baseline: n === 0 ? "veth" : "nft-netdev-fwd",
     group: PBF_GROUP,
     placement: "netns",
     setup(ends: PathEnds) {
