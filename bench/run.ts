@@ -22,6 +22,8 @@ import { linuxScenarios } from "./scenarios/linux.ts";
 import { polycubeScenarios } from "./scenarios/polycube.ts";
 import { FIREWALL_NOTE, firewallReport, firewallScenarios } from "./scenarios/firewall.ts";
 import { natLbScenarios } from "./scenarios/natlb.ts";
+import { pbforwarderScenarios, pbfReport } from "./scenarios/pbforwarder.ts";
+import { lbdsrReport, lbdsrScenarios } from "./scenarios/lbdsr.ts";
 import { PIPELINE_METHOD, pipelineRows } from "./scenarios/pipelines.ts";
 import { Polycubed } from "./lib/polycubed.ts";
 import { bulkLoads, cliWallTime, createRestCube, cubeLifecycle, REST_CUBE, restLatency, type ControlOptions } from "./scenarios/control.ts";
@@ -88,7 +90,7 @@ function buildPrograms(): void {
 
 /** Each path row, in order. The polycube rows come from the extension point in scenarios/polycube.ts. */
 function pathScenarios(pcn: Polycubed): DeviceUnderTest[] {
-  return [...linuxScenarios, ...polycubeScenarios(pcn), ...firewallScenarios(pcn), ...natLbScenarios(pcn)];
+  return [...linuxScenarios, ...polycubeScenarios(pcn), ...firewallScenarios(pcn), ...natLbScenarios(pcn), ...pbforwarderScenarios(pcn), ...lbdsrScenarios(pcn)];
 }
 
 function programCases(gen: Generator, sink: Sink): ProgramCase[] {
@@ -246,9 +248,10 @@ async function main(): Promise<void> {
       "Polycube rows (simplebridge, bridge, router): cubes made over the REST API of a polycubed started for the run (build/out/polycubed), their ports peered with the path's two veths in the root namespace; every cube has a static FDB or ARP entry for the sink (which never answers), so that no packet takes the slow path. Chains: simplebridges joined port to port; \"per added cube\" divides the added ns/pkt by the cubes added to the single bridge.",
       FIREWALL_NOTE,
       "NAT and load-balancer rows (bench/scenarios/natlb.ts): one UDP flow, so one session (nat, lbrp) or conntrack entry (Linux) made once and looked up for every frame. NAT rewrites only the source, so the sink still counts the flow; the load-balancer rows send to a VIP outside both subnets and the sink counts only frames rewritten to its own address and port. Baselines: the same forwarding without the rewrite (pcn-router-tc, linux-router; the lbrp, an L2 cube, beside the simplebridge). Not measured: IPVS (this kernel has no ip_vs), NAT and lbrp in XDP modes, many flows (session-table churn).",
+      "pbforwarder rows (bench/scenarios/pbforwarder.ts): N rules of one shape (destination address, UDP, destination port) of which only the last matches the flow, FORWARD to the sink's port, beside the same rules as an nftables netdev ingress chain ending in `fwd to`, as tc u32 filters (one per priority) with mirred redirect, and as iptables FORWARD rules on a bridge (the firewall rows' set-up); this kernel has no tc flower. lbdsr rows (bench/scenarios/lbdsr.ts): the sink holds the VIP and is the pool's only backend; one flow, so one session made by the first frame and looked up for every other; beside the same MAC rewrite as a static nftables netdev rule. Not measured: IPVS-DR (this kernel has no ip_vs), tc pedit (no act_pedit).",
     ],
     chart: undefined as string | undefined,
-    afterPaths: firewallReport(rows),
+    afterPaths: [...firewallReport(rows), ...pbfReport(rows), ...lbdsrReport(rows)],
   };
   const controlIntro = [
     "Every figure in this part is a control-plane one: time taken by the daemon (polycubed) or the CLI (polycubectl) to act on the configuration, not packet processing. They were taken after the datapath rows, against a second polycubed started for them (same options, no cube left from the datapath), on the same machine in the same run as their baselines.",

@@ -6,7 +6,7 @@ import type { ShadowNamespace } from "../lib/cube/shadow.ts";
 import type { TaggedLogger } from "../lib/log.ts";
 import { ServiceError, type CubeContext, type Direction, type JsonObject, type MapAccess, type MapDescription, type PortInfo, type ShadowContext } from "../lib/sdk/types.ts";
 
-function mapAccess(get: () => BpfMap): MapAccess {
+export function mapAccess(get: () => BpfMap): MapAccess {
   return {
     async get(key) { return get().lookup(key); },
     async getPerCpu(key) { return get().lookupPerCpu(key); },

@@ -7,6 +7,7 @@ import helloworld from "./helloworld/index.ts";
 import nat from "./nat/index.ts";
 import packetcapture from "./packetcapture/index.ts";
 import pbforwarder from "./pbforwarder/index.ts";
+import lbdsr from "./lbdsr/index.ts";
 import lbrp from "./lbrp/index.ts";
 import router from "./router/index.ts";
 import simplebridge from "./simplebridge/index.ts";
@@ -14,4 +15,4 @@ import synflood from "./synflood/index.ts";
 import simpleforwarder from "./simpleforwarder/index.ts";
 import transparenthelloworld from "./transparenthelloworld/index.ts";
 
-export const builtinServices: ServiceModule[] = [simplebridge, simpleforwarder, router, helloworld, transparenthelloworld, bridge, ddosmitigator, firewall, lbrp, nat, packetcapture, pbforwarder, synflood];
+export const builtinServices: ServiceModule[] = [simplebridge, simpleforwarder, router, helloworld, transparenthelloworld, bridge, ddosmitigator, firewall, lbdsr, lbrp, nat, packetcapture, pbforwarder, synflood];

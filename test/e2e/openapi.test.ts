@@ -8,7 +8,7 @@ import { checkCubePaths, validateDocument } from "../lib/openapi-check.ts";
 const daemon = new Daemon();
 let doc: Record<string, any>;
 let services: string[] = [];
-const PORT_BODY: Record<string, object> = { router: { ip: "10.250.0.1/24" }, lbrp: { type: "FRONTEND" } };
+const PORT_BODY: Record<string, object> = { router: { ip: "10.250.0.1/24" }, lbrp: { type: "FRONTEND" }, lbdsr: { type: "FRONTEND" } };
 
 beforeAll(async () => {
   await daemon.start();

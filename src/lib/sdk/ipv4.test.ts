@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import {
-  formatPrefix, hasHostBits, inPrefix, ipv4PrefixOf, ipv4ToBytes, ipv4ToNumber, isIpv4, numberToIpv4, parseIpv4, parseIpv4Prefix, prefixMask,
+  formatPrefix, hasHostBits, inPrefix, ipv4PrefixOf, ipv4ToBytes, ipv4ToNumber, isIpv4, notUnicastIpv4, numberToIpv4, parseIpv4, parseIpv4Prefix, prefixMask,
 } from "./ipv4.ts";
 
 describe("ipv4", () => {
@@ -36,5 +36,16 @@ describe("ipv4", () => {
     expect(inPrefix(0x0a000005, ipv4PrefixOf("10.0.0.0/24"))).toBe(true);
     expect(inPrefix(0x0a000105, ipv4PrefixOf("10.0.0.0/24"))).toBe(false);
     expect(inPrefix(0x01020304, ipv4PrefixOf("0.0.0.0/0"))).toBe(true);
+  });
+
+  test("unicast: what a host's own address cannot be, and why", () => {
+    for (const ok of ["10.0.0.1", "1.0.0.0", "126.255.255.255", "128.0.0.1", "223.255.255.255", "192.168.1.255"]) expect(notUnicastIpv4(ipv4ToNumber(ok))).toBeUndefined();
+    expect(notUnicastIpv4(ipv4ToNumber("0.0.0.0"))).toBe("is in 0.0.0.0/8 (this network)");
+    expect(notUnicastIpv4(ipv4ToNumber("0.1.2.3"))).toBe("is in 0.0.0.0/8 (this network)");
+    expect(notUnicastIpv4(ipv4ToNumber("127.0.0.1"))).toBe("is a loopback address");
+    expect(notUnicastIpv4(ipv4ToNumber("224.0.0.5"))).toBe("is a multicast address");
+    expect(notUnicastIpv4(ipv4ToNumber("239.255.255.255"))).toBe("is a multicast address");
+    expect(notUnicastIpv4(ipv4ToNumber("240.0.0.1"))).toBe("is a reserved address (240.0.0.0/4)");
+    expect(notUnicastIpv4(ipv4ToNumber("255.255.255.255"))).toBe("is the broadcast address");
   });
 });

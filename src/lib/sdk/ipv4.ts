@@ -99,3 +99,17 @@ export function formatPrefix(p: Pick<Ipv4Prefix, "network" | "len">): string {
 export function inPrefix(addr: number, p: Pick<Ipv4Prefix, "network" | "len">): boolean {
   return ((addr & prefixMask(p.len)) >>> 0) === p.network;
 }
+
+/**
+ * Why an address (host order) cannot be a host's own unicast address, or undefined when it can:
+ * "this network" (0.0.0.0/8), loopback (127.0.0.0/8), multicast (224.0.0.0/4), reserved and
+ * limited broadcast (240.0.0.0/4).
+ */
+export function notUnicastIpv4(addr: number): string | undefined {
+  const first = addr >>> 24;
+  if (first === 0) return "is in 0.0.0.0/8 (this network)";
+  if (first === 127) return "is a loopback address";
+  if (first >= 224 && first < 240) return "is a multicast address";
+  if (first >= 240) return addr >>> 0 === 0xffffffff ? "is the broadcast address" : "is a reserved address (240.0.0.0/4)";
+  return undefined;
+}
