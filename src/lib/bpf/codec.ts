@@ -1,5 +1,6 @@
 // Key and value codecs: JS values <-> the bytes a map holds (host order unless named be*).
 import { ipv4ToNumber } from "../sdk/ipv4.ts";
+import { formatMac, parseMac } from "../sdk/mac.ts";
 
 export interface Codec<T> {
   readonly size: number;
@@ -31,18 +32,18 @@ export const u64 = scalar<bigint>(8, (v, o, x) => v.setBigUint64(o, x, true), (v
 export const be16 = scalar<number>(2, (v, o, x) => v.setUint16(o, x, false), (v, o) => v.getUint16(o, false));
 export const be32 = scalar<number>(4, (v, o, x) => v.setUint32(o, x >>> 0, false), (v, o) => v.getUint32(o, false));
 
-/** "aa:bb:cc:dd:ee:ff" <-> 6 bytes in wire order. */
+/** "aa:bb:cc:dd:ee:ff" <-> 6 bytes in wire order (strict text: src/lib/sdk/mac.ts). */
 export const mac: Codec<string> = {
   size: 6,
   encode(value, into, offset = 0) {
-    const parts = value.split(":");
-    if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{1,2}$/.test(p))) throw new Error(`'${value}' is not a MAC address`);
+    const b = parseMac(value);
+    if (!b) throw new Error(`'${value}' is not a MAC address`);
     const buf = into ?? new DataView(new ArrayBuffer(6));
-    parts.forEach((p, i) => buf.setUint8(offset + i, Number.parseInt(p, 16)));
+    new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength).set(b, offset);
     return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   },
   decode(bytes, offset = 0) {
-    return Array.from(bytes.subarray(offset, offset + 6), (b) => b.toString(16).padStart(2, "0")).join(":");
+    return formatMac(bytes, offset);
   },
 };
 

@@ -1,9 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import {
-  ARP_REPLY, ARP_REQUEST, buildArpReply, buildArpRequest, buildEchoReply, buildEthernet, buildIcmpError, buildIpv4,
-  bytesToMac, ETH_P_IP, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_TIME_EXCEEDED, internetChecksum, ipv4ChecksumOk,
-  IPPROTO_ICMP, macToBytes, parseArp, parseIcmp, parseIpv4Header, parseL4Ports, randomMac,
-} from "./frames.ts";
+import { ARP_REPLY, ARP_REQUEST, buildArpReply, buildArpRequest, buildEchoReply, buildEthernet, buildIcmpError, buildIpv4, ETH_P_IP, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_TIME_EXCEEDED, internetChecksum, ipv4ChecksumOk, IPPROTO_ICMP, parseArp, parseIcmp, parseIpv4Header, parseL4Ports } from "./frames.ts";
+import { formatMac, macBytes, randomMac } from "./mac.ts";
 import { ipv4PrefixOf as parsePrefix, ipv4ToNumber, numberToIpv4 } from "./ipv4.ts";
 
 function echoRequest(): Uint8Array {
@@ -18,8 +15,9 @@ function echoRequest(): Uint8Array {
 
 describe("addresses", () => {
   test("MAC text and bytes round-trip, bad MACs are named", () => {
-    expect(bytesToMac(macToBytes("AA:bb:0c:1:2:3"))).toBe("aa:bb:0c:01:02:03");
-    expect(() => macToBytes("aa:bb")).toThrow(/invalid MAC address 'aa:bb'/);
+    expect(formatMac(macBytes("AA:bb:0c:01:02:03"))).toBe("aa:bb:0c:01:02:03");
+    // Strict, as yang:mac-address: six pairs of hex digits and colons.
+    for (const bad of ["aa:bb", "AA:bb:0c:1:2:3", "aa-bb-cc-dd-ee-ff"]) expect(() => macBytes(bad)).toThrow(`invalid MAC address '${bad}'`);
   });
   test("IPv4 text and numbers, prefixes", () => {
     expect(ipv4ToNumber("10.1.2.3")).toBe(0x0a010203);
@@ -31,7 +29,7 @@ describe("addresses", () => {
   });
   test("random MACs are unicast and locally administered", () => {
     for (let i = 0; i < 20; i++) {
-      const b = macToBytes(randomMac());
+      const b = macBytes(randomMac());
       expect(b[0]! & 1).toBe(0);
       expect(b[0]! & 2).toBe(2);
     }
@@ -41,12 +39,12 @@ describe("addresses", () => {
 describe("ARP", () => {
   test("request and reply", () => {
     const req = buildArpRequest("02:00:00:00:00:01", "10.0.0.1", "10.0.0.2");
-    expect(bytesToMac(req, 0)).toBe("ff:ff:ff:ff:ff:ff");
+    expect(formatMac(req, 0)).toBe("ff:ff:ff:ff:ff:ff");
     const a = parseArp(req)!;
     expect(a).toEqual({ op: ARP_REQUEST, senderMac: "02:00:00:00:00:01", senderIp: "10.0.0.1", targetMac: "00:00:00:00:00:00", targetIp: "10.0.0.2" });
     const rep = buildArpReply(a, "02:00:00:00:00:09");
-    expect(bytesToMac(rep, 0)).toBe("02:00:00:00:00:01");
-    expect(bytesToMac(rep, 6)).toBe("02:00:00:00:00:09");
+    expect(formatMac(rep, 0)).toBe("02:00:00:00:00:01");
+    expect(formatMac(rep, 6)).toBe("02:00:00:00:00:09");
     expect(parseArp(rep)).toEqual({ op: ARP_REPLY, senderMac: "02:00:00:00:00:09", senderIp: "10.0.0.2", targetMac: "02:00:00:00:00:01", targetIp: "10.0.0.1" });
   });
   test("non-ARP frames are not parsed as ARP", () => {
@@ -70,7 +68,7 @@ describe("IPv4 and ICMP", () => {
   test("echo reply swaps addresses and keeps id, sequence and data", () => {
     const req = echoRequest();
     const rep = buildEchoReply(req, "02:00:00:00:00:01")!;
-    expect(bytesToMac(rep, 0)).toBe("02:00:00:00:00:02");
+    expect(formatMac(rep, 0)).toBe("02:00:00:00:00:02");
     expect(parseIpv4Header(rep)).toMatchObject({ src: "10.0.0.1", dst: "10.0.0.2" });
     const icmp = parseIcmp(rep)!;
     expect(icmp.type).toBe(ICMP_ECHO_REPLY);

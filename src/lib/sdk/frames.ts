@@ -5,6 +5,7 @@
 // fixed-layout headers, and every field is read or written at a known offset.
 
 import { ipv4ToNumber, numberToIpv4 } from "./ipv4.ts";
+import { formatMac, macBytes } from "./mac.ts";
 
 export const ETH_HLEN = 14;
 export const ETH_P_IP = 0x0800;
@@ -28,28 +29,6 @@ export const BROADCAST_MAC = "ff:ff:ff:ff:ff:ff";
 
 // ---- addresses ----
 
-/** "aa:bb:cc:dd:ee:ff" (also with '-' separators, any case) to 6 bytes; throws on bad text. */
-export function macToBytes(mac: string): Uint8Array {
-  const parts = mac.split(/[:-]/);
-  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{1,2}$/.test(p))) throw new Error(`invalid MAC address '${mac}'`);
-  return Uint8Array.from(parts.map((p) => parseInt(p, 16)));
-}
-
-/** 6 bytes (at offset) to lower-case "aa:bb:cc:dd:ee:ff". */
-export function bytesToMac(b: Uint8Array, offset = 0): string {
-  const out: string[] = [];
-  for (let i = 0; i < 6; i++) out.push(b[offset + i]!.toString(16).padStart(2, "0"));
-  return out.join(":");
-}
-
-
-/** Locally administered, unicast random MAC (as the original's get_random_mac). */
-export function randomMac(): string {
-  const b = crypto.getRandomValues(new Uint8Array(6));
-  b[0] = (b[0]! & 0xfe) | 0x02;
-  return bytesToMac(b);
-}
-
 // ---- checksums ----
 
 /** RFC 1071 Internet checksum of a byte range, ready to store (big-endian). */
@@ -71,13 +50,13 @@ export interface EthernetHeader {
 
 export function parseEthernet(frame: Uint8Array): EthernetHeader | undefined {
   if (frame.length < ETH_HLEN) return undefined;
-  return { dst: bytesToMac(frame, 0), src: bytesToMac(frame, 6), ethertype: (frame[12]! << 8) | frame[13]! };
+  return { dst: formatMac(frame, 0), src: formatMac(frame, 6), ethertype: (frame[12]! << 8) | frame[13]! };
 }
 
 export function buildEthernet(dst: string, src: string, ethertype: number, payload: Uint8Array): Uint8Array {
   const f = new Uint8Array(ETH_HLEN + payload.length);
-  f.set(macToBytes(dst), 0);
-  f.set(macToBytes(src), 6);
+  f.set(macBytes(dst), 0);
+  f.set(macBytes(src), 6);
   f[12] = ethertype >> 8;
   f[13] = ethertype & 255;
   f.set(payload, ETH_HLEN);
@@ -86,8 +65,8 @@ export function buildEthernet(dst: string, src: string, ethertype: number, paylo
 
 /** Rewrites the MAC addresses of a frame in place. */
 export function setMacs(frame: Uint8Array, dst: string, src: string): void {
-  frame.set(macToBytes(dst), 0);
-  frame.set(macToBytes(src), 6);
+  frame.set(macBytes(dst), 0);
+  frame.set(macBytes(src), 6);
 }
 
 // ---- ARP (Ethernet/IPv4 only) ----
@@ -109,9 +88,9 @@ export function parseArp(frame: Uint8Array): Arp | undefined {
   if (dv.getUint16(0) !== 1 || dv.getUint16(2) !== ETH_P_IP || a[4] !== 6 || a[5] !== 4) return undefined;
   return {
     op: dv.getUint16(6),
-    senderMac: bytesToMac(a, 8),
+    senderMac: formatMac(a, 8),
     senderIp: numberToIpv4(dv.getUint32(14)),
-    targetMac: bytesToMac(a, 18),
+    targetMac: formatMac(a, 18),
     targetIp: numberToIpv4(dv.getUint32(24)),
   };
 }
@@ -124,9 +103,9 @@ export function buildArp(ethDst: string, arp: Arp): Uint8Array {
   a[4] = 6;
   a[5] = 4;
   dv.setUint16(6, arp.op);
-  a.set(macToBytes(arp.senderMac), 8);
+  a.set(macBytes(arp.senderMac), 8);
   dv.setUint32(14, ipv4ToNumber(arp.senderIp));
-  a.set(macToBytes(arp.targetMac), 18);
+  a.set(macBytes(arp.targetMac), 18);
   dv.setUint32(24, ipv4ToNumber(arp.targetIp));
   return buildEthernet(ethDst, arp.senderMac, ETH_P_ARP, a);
 }

@@ -15,11 +15,16 @@ export function formatMac(b: Uint8Array, offset = 0): string {
   return Array.from(b.subarray(offset, offset + 6), (x) => x.toString(16).padStart(2, "0")).join(":");
 }
 
-/** The text in the daemon's form (lower case); throws "invalid MAC address '...'" on bad text. */
-export function normalizeMac(text: string): string {
+/** "aa:bb:cc:dd:ee:ff" -> its 6 bytes; throws "invalid MAC address '...'" on bad text. */
+export function macBytes(text: string): Uint8Array {
   const b = parseMac(text);
   if (!b) throw new Error(`invalid MAC address '${text}'`);
-  return formatMac(b);
+  return b;
+}
+
+/** The text in the daemon's form (lower case); throws "invalid MAC address '...'" on bad text. */
+export function normalizeMac(text: string): string {
+  return formatMac(macBytes(text));
 }
 
 /**
@@ -31,4 +36,11 @@ export function notUnicastMac(b: Uint8Array): string | undefined {
   if (b.every((x) => x === 0xff)) return "is the broadcast address";
   if (b[0]! & 1) return "is a multicast address";
   return undefined;
+}
+
+/** Locally administered, unicast random MAC (as the original's get_random_mac). */
+export function randomMac(): string {
+  const b = crypto.getRandomValues(new Uint8Array(6));
+  b[0] = (b[0]! & 0xfe) | 0x02;
+  return formatMac(b);
 }

@@ -4,7 +4,7 @@
 import { type Ipv4Prefix, ipv4PrefixOf, ipv4ToNumber, numberToIpv4, prefixAddress, prefixMask } from "../../lib/sdk/ipv4.ts";
 import { ServiceError, type JsonObject } from "../../lib/sdk/types.ts";
 import { ArpTable } from "./arp.ts";
-import { bytesToMac, macToBytes, randomMac } from "../../lib/sdk/frames.ts";
+import { normalizeMac, randomMac } from "../../lib/sdk/mac.ts";
 import { RouteError, RouteTable } from "./routes.ts";
 
 export interface RouterPort {
@@ -62,7 +62,7 @@ export function buildModel(cfg: JsonObject, portIds: Map<string, number>, macs: 
     let mac = p.mac?.toLowerCase();
     if (mac) {
       try {
-        mac = bytesToMac(macToBytes(mac));
+        mac = normalizeMac(mac);
       } catch {
         throw bad(`port ${p.name}: invalid mac '${p.mac}'`, "mac");
       }
@@ -128,7 +128,7 @@ export function buildModel(cfg: JsonObject, portIds: Map<string, number>, macs: 
     if (staticArp.has(ip)) throw new ServiceError(`arp-table: ${ip} has two entries (${staticArp.get(ip)!.address} and ${a.address})`, 409, "data-exists", "address");
     let mac: string;
     try {
-      mac = bytesToMac(macToBytes(a.mac));
+      mac = normalizeMac(a.mac);
     } catch {
       throw bad(`arp-table ${a.address}: invalid mac '${a.mac}'`, "mac");
     }

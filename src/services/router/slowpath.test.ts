@@ -4,7 +4,8 @@ import { describe, expect, test } from "bun:test";
 import type { PacketIn, PortInfo } from "../../lib/sdk/types.ts";
 import { memoryContext } from "../../../test/lib/memory-context.ts";
 import router, { REASON_ARP, REASON_ARP_LOOKUP_MISS, REASON_PKT_FOR_ROUTER, REASON_TTL_EXCEEDED } from "./index.ts";
-import { ARP_REPLY, ARP_REQUEST, buildArp, buildArpRequest, buildEthernet, buildIpv4, bytesToMac, ETH_P_IP, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_TIME_EXCEEDED, internetChecksum, IPPROTO_ICMP, parseArp, parseIcmp, parseIpv4Header } from "../../lib/sdk/frames.ts";
+import { ARP_REPLY, ARP_REQUEST, buildArp, buildArpRequest, buildEthernet, buildIpv4, ETH_P_IP, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_TIME_EXCEEDED, internetChecksum, IPPROTO_ICMP, parseArp, parseIcmp, parseIpv4Header } from "../../lib/sdk/frames.ts";
+import { formatMac } from "../../lib/sdk/mac.ts";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
@@ -56,8 +57,8 @@ describe("router slow path", () => {
     await cube.packetIn!(pin(1, REASON_PKT_FOR_ROUTER, ping("10.0.1.2", "10.0.2.1", P1)));
     const reply = sent[0]!.frame;
     expect(sent[0]!.port).toBe(1);
-    expect(bytesToMac(reply, 0)).toBe(H1);
-    expect(bytesToMac(reply, 6)).toBe(P1);
+    expect(formatMac(reply, 0)).toBe(H1);
+    expect(formatMac(reply, 6)).toBe(P1);
     expect(parseIpv4Header(reply)).toMatchObject({ src: "10.0.2.1", dst: "10.0.1.2" });
     expect(parseIcmp(reply)!.type).toBe(ICMP_ECHO_REPLY);
     await cube.destroy!();
