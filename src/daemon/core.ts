@@ -295,7 +295,7 @@ export class Core implements DaemonCore {
     return this.cubes.get(name)?.config;
   }
 
-  async readCube(name: string): Promise<JsonObject> {
+  async readCube(name: string, at?: PathStep[]): Promise<JsonObject> {
     const c = this.must(name);
     let out: JsonObject = structuredClone(c.config);
     out.uuid = c.uuid;
@@ -310,7 +310,7 @@ export class Core implements DaemonCore {
         if (fp?.tcubes.length) p.tcubes = [...fp.tcubes];
       }
     }
-    if (c.control.state) out = overlay(out, await this.serviceCall(c, () => c.control.state!())) as JsonObject;
+    if (c.control.state) out = overlay(out, await this.serviceCall(c, () => c.control.state!(at))) as JsonObject;
     return out;
   }
 
