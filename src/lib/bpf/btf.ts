@@ -36,7 +36,8 @@ export function describeType(btf: Pointer, id: number, depth = 0): CType | undef
       return describeType(btf, read.u32(t, 8), depth);
     case KIND.INT: {
       const enc = (read.u32(t, 12) >>> 24) & 0x0f;
-      const k = enc & INT_BOOL ? "bool" : enc & INT_CHAR ? "char" : "int";
+      // clang marks chars by their name rather than by BTF_INT_CHAR
+      const k = enc & INT_BOOL ? "bool" : enc & INT_CHAR || /^(signed |unsigned )?char$/.test(name) ? "char" : "int";
       return { name: name || "?", size, kind: k, signed: (enc & INT_SIGNED) !== 0 };
     }
     case KIND.FLOAT:

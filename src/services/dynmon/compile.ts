@@ -3,7 +3,7 @@
 // bpf/polycube.h and bcc-compat.h (both embedded in the executable). clang is looked for at run
 // time: $CLANG if set, else clang-19 or clang in PATH; the kernel and libbpf headers
 // (linux-libc-dev, libbpf-dev) must be installed too.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import polycubeH from "../../../bpf/polycube.h" with { type: "text" };
@@ -57,6 +57,10 @@ export async function compile(source: string, flavours: Flavour[], env: Record<s
     writeFileSync(join(dir, "polycube.h"), polycubeH);
     writeFileSync(join(dir, "bcc-compat.h"), compatH);
     writeFileSync(join(dir, "dynmon.c"), source);
+    // Kernel headers that reach glibc's (linux/icmp.h includes sys/socket.h) ask for the stubs of
+    // a 32-bit target, as BPF's word size says; there are no such stubs to declare.
+    mkdirSync(join(dir, "gnu"));
+    writeFileSync(join(dir, "gnu", "stubs-32.h"), "");
     const arch = `/usr/include/${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu`;
     const runs = flavours.map(async (f) => {
       const out = join(dir, `dynmon.${f}.o`);

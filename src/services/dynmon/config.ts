@@ -29,7 +29,8 @@ const list = (v: Json | undefined): JsonObject[] => (Array.isArray(v) ? v.filter
 
 export function pathSpec(cfg: Json | undefined): PathSpec {
   const c = obj(cfg);
-  if (!c) return { name: DEFAULT_NAME, code: DEFAULT_CODE, metrics: [], isDefault: true };
+  // ("egress-path": {} in the original's examples, which its daemon took as absent)
+  if (!c || c.code === undefined) return { name: DEFAULT_NAME, code: DEFAULT_CODE, metrics: [], isDefault: true };
   return {
     name: String(c.name ?? ""),
     code: String(c.code ?? ""),

@@ -161,7 +161,9 @@ function parseDecl(path: PathName, macro: string, args: string[], line: number):
   if (QUEUESTACK_MACROS.has(macro)) {
     need(4, "(type, name, value type, size[, flags])");
     const table = unquote(args[0]!);
-    return { name: args[1]!, macro, table, value: args[2], size: args[3]!, flags: args[4] || "0", scope: table === "extern" ? "extern" : scope, line };
+    const decl: MapDecl = { name: args[1]!, macro, table, value: args[2], size: args[3]!, scope: table === "extern" ? "extern" : scope, line };
+    if (args[4] && args[4] !== "0") decl.flags = args[4];
+    return decl;
   }
   if (OF_MAPS.has(macro)) {
     // (name, "inner", size), or BCC's later (name, key type, "inner", size) for hashes.
@@ -505,7 +507,9 @@ function emit(r: Region, clash: Set<string>): string {
         inner = `dynmon_map_${ip.object}`;
       }
       const struct = `dynmon_map_${place.object}`;
-      const def = mapDefinition(f.decl, struct, inner);
+      // The key and value types are the path's own: renamed as the rest of its code.
+      const own = (text: string | undefined) => text && tokenize(text).map((t) => (t.kind === "id" && clash.has(t.text) ? `dynmon_${r.path}_${t.text}` : t.text)).join("");
+      const def = mapDefinition({ ...f.decl, key: own(f.decl.key), value: own(f.decl.value) }, struct, inner);
       text = place.swap ? `${def} ${place.swap.copies[0]} SEC(".maps"); struct ${struct} ${place.swap.copies[1]} SEC(".maps")` : `${def} ${place.object} SEC(".maps")`;
     }
     out[f.first] = text + "\n".repeat(lines);
