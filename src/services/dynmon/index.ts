@@ -8,7 +8,7 @@
 //   the cube's datapath: each entry program's slot switches to the new program in one update,
 //   so packets go through the old code or the new one, never through none. Anything that fails
 //   (code that does not build or verify, a metric naming a map the code lacks) is a 4xx naming
-//   it, and the previous configuration and datapath stay. A missing compiler is a 503.
+//   it, and the previous configuration and datapath stay. A missing compiler is a 500 that says so.
 // - The cube's object is registered under a name of its own (dynmon-<cube>), for the default
 //   code (the embedded dynmon.bpf.c: every packet goes on) as for the user's, so its maps are
 //   pinned in one place and a reload drops the pins of maps that are gone.
@@ -44,8 +44,8 @@ export function verifierLog(messages: string[]): string {
 
 /** Which path a compiler's or verifier's message is about, when it is about one only. */
 function pathOf(text: string): PathName | undefined {
-  const ing = /ingress-path:\d+|'pcn_ingress'/.test(text);
-  const eg = /egress-path:\d+|'pcn_egress'/.test(text);
+  const ing = /\bingress-path:\d+|'pcn_ingress'/.test(text);
+  const eg = /\begress-path:\d+|'pcn_egress'/.test(text);
   return ing === eg ? undefined : ing ? "ingress" : "egress";
 }
 
@@ -64,23 +64,35 @@ export function checkMetrics(specs: Record<PathName, PathSpec>, places: Places):
     }
 }
 
-/** Loads each object once, on its own, for the verifier's verdict. */
-function verify(objects: Map<Flavour, Uint8Array>): void {
+/**
+ * Loads each object once, on its own, for the verifier's verdict. Returns the C types of the
+ * maps as the object declares them: after a load libbpf forgets those of the maps the kernel
+ * takes without BTF (queues and stacks).
+ */
+function verify(objects: Map<Flavour, Uint8Array>): Record<string, MapDescription> {
+  let types: Record<string, MapDescription> = {};
   for (const [f, bytes] of objects) {
     const r = withLibbpfMessages(() => {
       const o = BpfObject.open(bytes, "dynmon_check");
       try {
+        const declared = o.describeMaps();
         o.load();
+        return declared;
       } finally {
         o.close();
       }
     });
-    if (!r.error) continue;
+    if (!r.error) {
+      types = r.result!;
+      continue;
+    }
     const log = verifierLog(r.messages);
-    const p = pathOf(r.messages.join("\n"));
+    const failed = r.messages.find((m) => /program load failed/.test(m)) ?? "";
+    const p = pathOf(log) ?? pathOf(failed);
     const field = p ? `${pathField(p)}.code` : "dataplane-config";
     throw new ServiceError(`${field}: the ${f === "tc" ? "TC" : "XDP"} build of the code does not load (${(r.error as Error).message}); the verifier says:\n${log}`, 400, "invalid-value", field);
   }
+  return types;
 }
 
 /** Microseconds since the epoch, as the original's timestamps. */
@@ -149,6 +161,7 @@ class DynmonCube {
     }
     let objects: Map<Flavour, Uint8Array>;
     let places: Places;
+    let types: Record<string, MapDescription> = {};
     if (PATHS.every((p) => specs[p].isDefault)) {
       objects = new Map();
       for (const f of this.flavours()) objects.set(f, await embeddedObject(`dynmon.${f}`));
@@ -170,15 +183,15 @@ class DynmonCube {
         objects = await compile(source, this.flavours());
       } catch (e) {
         if (!(e instanceof CompileError)) throw e;
-        if (e.missingTool) throw new ServiceError(`dynmon: ${e.message}`, 503);
+        if (e.missingTool) throw new ServiceError(`dynmon: ${e.message}`, 500);
         const p = pathOf(e.message);
         const field = p ? `${pathField(p)}.code` : "dataplane-config";
         throw new ServiceError(`${field}: ${e.message}`, 400, "invalid-value", field);
       }
-      verify(objects);
+      types = verify(objects);
     }
     await this.install(objects);
-    this.datapath = { key, places, types: this.ctx.describeMaps?.() ?? {} };
+    this.datapath = { key, places, types };
     this.specs = specs;
     const what = PATHS.map((p) => `${p}: ${specs[p].isDefault ? "default code" : `'${specs[p].name}', ${places[p].size} map(s), ${specs[p].metrics.length} metric(s)`}`);
     this.ctx.log.info(`datapath loaded (${what.join("; ")})`);
