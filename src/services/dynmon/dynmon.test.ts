@@ -5,7 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { spawnSync } from "bun";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { findDataChild, loadModule } from "../../lib/yang/index.ts";
+import { findDataChild, loadModule, normalise } from "../../lib/yang/index.ts";
 import { datapathKey, DEFAULT_NAME, pathSpecs, swapSets } from "./config.ts";
 import { ORIGINAL_PACKET_COUNTER, counterCode } from "./fixtures.ts";
 import { checkMetrics, verifierLog } from "./index.ts";
@@ -23,6 +23,18 @@ describe("dynmon model", () => {
     const tree = spawnSync(["yanglint", "-f", "tree", "-p", join(root, "yang"), file], { stdout: "pipe" }).stdout.toString();
     const ours = tree.split("\n").filter((l) => !/^ {2}\+--ro parent\? +string$/.test(l)).join("\n");
     expect(ours).toBe(readFileSync(join(import.meta.dir, "dynmon.tree"), "utf8"));
+  });
+});
+
+describe("the original's example as a REST body", () => {
+  test('is valid as it is: "type": "counter" matches Counter, "egress-path": {} is as if absent', () => {
+    const schema = loadModule(readFileSync(file, "utf8"));
+    const r = normalise(findDataChild(schema.root, "dataplane-config")!, ORIGINAL_PACKET_COUNTER as never, { op: "replace" });
+    expect(r.errors).toEqual([]);
+    expect(Object.keys(r.value as object)).toEqual(["ingress-path"]);
+    expect((r.value as any)["ingress-path"]["metric-configs"][0]["open-metrics-metadata"].type).toBe("Counter");
+    // strict RFC 7951 keeps YANG's meaning: an empty presence container is there, without its mandatory code
+    expect(normalise(findDataChild(schema.root, "dataplane-config")!, { "egress-path": {} }, { op: "replace", lenient: false }).value).toEqual({ "egress-path": {} });
   });
 });
 
