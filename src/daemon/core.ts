@@ -337,7 +337,7 @@ export class Core implements DaemonCore {
     return out;
   }
 
-  async readCube(name: string): Promise<JsonObject> {
+  async readCube(name: string, at?: PathStep[]): Promise<JsonObject> {
     const c = this.must(name);
     let out: JsonObject = structuredClone(this.configOf(c));
     out.uuid = c.uuid;
@@ -351,7 +351,7 @@ export class Core implements DaemonCore {
         p.peer = fp?.peer ?? "";
       }
     }
-    if (c.control.state) out = overlay(out, await this.serviceCall(c, () => c.control.state!())) as JsonObject;
+    if (c.control.state) out = overlay(out, await this.serviceCall(c, () => c.control.state!(at))) as JsonObject;
     return out;
   }
 

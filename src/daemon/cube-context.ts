@@ -16,6 +16,7 @@ export function mapAccess(get: () => BpfMap): MapAccess {
     async clear() { get().clear(); },
     async setMany(entries) { get().updateMany(entries); },
     async deleteMany(keys) { return get().deleteMany(keys); },
+    async pop() { return get().pop(); },
     get keySize() { return get().keySize; },
     get valueSize() { return get().valueSize; },
   };

@@ -2,6 +2,7 @@
 import type { ServiceModule } from "../lib/sdk/types.ts";
 import bridge from "./bridge/index.ts";
 import ddosmitigator from "./ddosmitigator/index.ts";
+import dynmon from "./dynmon/index.ts";
 import firewall from "./firewall/index.ts";
 import helloworld from "./helloworld/index.ts";
 import nat from "./nat/index.ts";
@@ -15,4 +16,4 @@ import synflood from "./synflood/index.ts";
 import simpleforwarder from "./simpleforwarder/index.ts";
 import transparenthelloworld from "./transparenthelloworld/index.ts";
 
-export const builtinServices: ServiceModule[] = [simplebridge, simpleforwarder, router, helloworld, transparenthelloworld, bridge, ddosmitigator, firewall, lbdsr, lbrp, nat, packetcapture, pbforwarder, synflood];
+export const builtinServices: ServiceModule[] = [simplebridge, simpleforwarder, router, helloworld, transparenthelloworld, bridge, ddosmitigator, firewall, lbdsr, lbrp, nat, packetcapture, pbforwarder, synflood, dynmon];

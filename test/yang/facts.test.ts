@@ -20,7 +20,7 @@ const BASES = ["polycube-base", "polycube-standard-base", "polycube-transparent-
  * The original's services this repository does not have yet. Their facts files are here
  * already: adding the service means removing it from this list, and its check runs.
  */
-const NOT_YET = ["dynmon", "iptables", "k8sdispatcher", "k8sfilter", "k8switch"];
+const NOT_YET = ["iptables", "k8sdispatcher", "k8sfilter", "k8switch"];
 
 /**
  * Nodes of ours the original does not have, by the model (grouping) that adds them. Each must be

@@ -16,6 +16,11 @@ function nameOf(btf: Pointer, t: Pointer): string {
   return String(lib.btf__name_by_offset(btf, read.u32(t, 0)) ?? "");
 }
 
+/** BTF_INT_* encoding bits of an integer type. */
+const INT_SIGNED = 1;
+const INT_CHAR = 2;
+const INT_BOOL = 4;
+
 /** The C type of a BTF type id; undefined for id 0 (no BTF). */
 export function describeType(btf: Pointer, id: number, depth = 0): CType | undefined {
   if (!id) return undefined;
@@ -29,15 +34,39 @@ export function describeType(btf: Pointer, id: number, depth = 0): CType | undef
       return { ...(describeType(btf, read.u32(t, 8), depth) ?? { size }), name };
     case KIND.CONST: case KIND.VOLATILE: case KIND.RESTRICT: case KIND.TYPE_TAG:
       return describeType(btf, read.u32(t, 8), depth);
+    case KIND.INT: {
+      const enc = (read.u32(t, 12) >>> 24) & 0x0f;
+      // clang marks chars by their name rather than by BTF_INT_CHAR
+      const k = enc & INT_BOOL ? "bool" : enc & INT_CHAR || /^(signed |unsigned )?char$/.test(name) ? "char" : "int";
+      return { name: name || "?", size, kind: k, signed: (enc & INT_SIGNED) !== 0 };
+    }
+    case KIND.FLOAT:
+      return { name: name || "?", size, kind: "float" };
+    case KIND.PTR:
+      return { name: name || "void *", size: size || 8, kind: "ptr" };
+    case KIND.ENUM: case KIND.ENUM64: {
+      const info = read.u32(t, 4);
+      const vlen = info & 0xffff;
+      const signed = info >>> 31 === 1;
+      const enumerators: Array<{ name: string; value: number }> = [];
+      for (let i = 0; i < vlen; i++) {
+        const at = 12 + i * (kind === KIND.ENUM ? 8 : 12);
+        const label = String(lib.btf__name_by_offset(btf, read.u32(t, at)) ?? "");
+        const value = kind === KIND.ENUM ? (signed ? read.i32(t, at + 4) : read.u32(t, at + 4)) : read.u32(t, at + 8) * 2 ** 32 + read.u32(t, at + 4);
+        enumerators.push({ name: label, value });
+      }
+      return { name: `enum ${name || "(anonymous)"}`, size, kind: "enum", signed, enumerators };
+    }
     case KIND.ARRAY: {
       const elem = describeType(btf, read.u32(t, 12), depth + 1);
-      return { name: `${elem?.name ?? "?"}[${read.u32(t, 20)}]`, size };
+      const count = read.u32(t, 20);
+      return { name: `${elem?.name ?? "?"}[${count}]`, size, kind: "array", count, ...(elem ? { elem } : {}) };
     }
     case KIND.STRUCT: case KIND.UNION: {
       const info = read.u32(t, 4);
       const vlen = info & 0xffff;
       const kflag = info >>> 31;
-      const out: CType = { name: `${kind === KIND.STRUCT ? "struct" : "union"} ${name || "(anonymous)"}`, size };
+      const out: CType = { name: `${kind === KIND.STRUCT ? "struct" : "union"} ${name || "(anonymous)"}`, size, kind: kind === KIND.STRUCT ? "struct" : "union" };
       if (depth > 4) return out;
       out.members = [];
       for (let i = 0; i < vlen; i++) {
@@ -48,13 +77,16 @@ export function describeType(btf: Pointer, id: number, depth = 0): CType | undef
         const bits = kflag ? raw >>> 24 : 0;
         const type = describeType(btf, mtype, depth + 1) ?? { name: "?", size: 0 };
         const m: CMember = { name: String(lib.btf__name_by_offset(btf, read.u32(t, at)) ?? ""), offset: Math.floor(bitOffset / 8), size: type.size, type };
-        if (bits) m.bits = bits;
+        if (bits) {
+          m.bits = bits;
+          m.bitOffset = bitOffset;
+        }
         out.members.push(m);
       }
       return out;
     }
     default:
-      return { name: name || "?", size };
+      return { name: name || "?", size, ...(kind === 0 ? { kind: "void" as const } : {}) };
   }
 }
 

@@ -1,7 +1,7 @@
 // libpolycube's eBPF layer: the only module that talks to libbpf (through bun:ffi).
 export { BpfError } from "./errors.ts";
 export { BpfObject, type BpfProgram } from "./object.ts";
-export { BpfMap, MapType, possibleCpus, u32Bytes, type MapInfo } from "./map.ts";
+export { BpfMap, MapType, possibleCpus, u32Bytes, waitForPrograms, type MapInfo } from "./map.ts";
 export { attachXdp, detachXdp, attachTc, ifindex, ifname, type XdpMode, type TcDirection, type TcAttachment } from "./attach.ts";
 export { testRun, BPF_F_TEST_XDP_LIVE_FRAMES, type TestRunInput, type TestRunResult } from "./testrun.ts";
 export { RingBufferReader } from "./ringbuf.ts";

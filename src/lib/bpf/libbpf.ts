@@ -36,6 +36,7 @@ export const lib = dlopen("libbpf.so.1", {
   bpf_map_lookup_elem: { args: [i32, p, p], returns: i32 },
   bpf_map_update_elem: { args: [i32, p, p, T.u64], returns: i32 },
   bpf_map_delete_elem: { args: [i32, p], returns: i32 },
+  bpf_map_lookup_and_delete_elem: { args: [i32, p, p], returns: i32 },
   bpf_map_get_next_key: { args: [i32, p, p], returns: i32 },
   bpf_map_lookup_batch: { args: [i32, p, p, p, p, p, p], returns: i32 },
   bpf_map_update_batch: { args: [i32, p, p, p, p], returns: i32 },

@@ -6,7 +6,7 @@ import type { CType } from "./btf.ts";
 
 export const MapType = {
   HASH: 1, ARRAY: 2, PROG_ARRAY: 3, PERF_EVENT_ARRAY: 4, PERCPU_HASH: 5, PERCPU_ARRAY: 6,
-  LRU_HASH: 9, LRU_PERCPU_HASH: 10, LPM_TRIE: 11, DEVMAP: 14, QUEUE: 22, RINGBUF: 27,
+  LRU_HASH: 9, LRU_PERCPU_HASH: 10, LPM_TRIE: 11, ARRAY_OF_MAPS: 12, DEVMAP: 14, QUEUE: 22, RINGBUF: 27,
 } as const;
 
 const PERCPU_TYPES = new Set<number>([MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH, 21 /* PERCPU_CGROUP_STORAGE */]);
@@ -75,11 +75,12 @@ export class BpfMap {
   }
 
   /** Creates a standalone map (e.g. one shared by many objects); this object owns the fd. */
-  static create(spec: { type: number; name: string; keySize: number; valueSize: number; maxEntries: number; flags?: number }): BpfMap {
+  static create(spec: { type: number; name: string; keySize: number; valueSize: number; maxEntries: number; flags?: number; innerMapFd?: number }): BpfMap {
     // struct bpf_map_create_opts: sz(8) btf_fd btf_key_type_id btf_value_type_id btf_vmlinux_value_type_id
     // inner_map_fd map_flags map_extra(8) numa_node map_ifindex
     const opts = new Uint32Array(14);
     new BigUint64Array(opts.buffer, 0, 1)[0] = BigInt(opts.byteLength);
+    opts[6] = spec.innerMapFd ?? 0;
     opts[7] = spec.flags ?? 0;
     const fd = check(
       lib.bpf_map_create(spec.type, spec.name.slice(0, 15), spec.keySize, spec.valueSize, spec.maxEntries, ptr(opts)),
@@ -145,6 +146,19 @@ export class BpfMap {
       throw new BpfError(`update map ${this.name}: value is ${value.length} bytes, the map's are ${this.valueSize}`, 22);
     }
     check(lib.bpf_map_update_elem(this.fd, ptr(this.key(key, "update")), ptr(v), BigInt(flags)), `update map ${this.name}`);
+  }
+
+  /** Queues and stacks: takes the next value out (BPF_MAP_LOOKUP_AND_DELETE_ELEM); undefined when empty. */
+  pop(): Uint8Array | undefined {
+    this.live("pop from");
+    const value = new Uint8Array(Math.max(1, this.valueSize));
+    const rc = lib.bpf_map_lookup_and_delete_elem(this.fd, null, ptr(value));
+    if (rc < 0) {
+      const errno = errnoOf(rc);
+      if (errno === ENOENT) return undefined;
+      throw new BpfError(`pop from map ${this.name}`, errno);
+    }
+    return value.subarray(0, this.valueSize);
   }
 
   /** True if the key was there. */
@@ -300,4 +314,21 @@ export function u32Bytes(n: number): Uint8Array {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setUint32(0, n >>> 0, true);
   return b;
+}
+
+let quiesce: { outer: BpfMap; inner: BpfMap } | undefined;
+
+/**
+ * Returns once every eBPF program that was running when it was called has finished: what a
+ * program read from a map before (an index that the caller has just changed) is no longer in
+ * use. The kernel waits for an RCU grace period on every update of a map-of-maps
+ * (maybe_wait_bpf_programs in kernel/bpf/syscall.c); this updates a private one.
+ */
+export function waitForPrograms(): void {
+  if (!quiesce) {
+    const inner = BpfMap.create({ type: MapType.ARRAY, name: "pcn_quiesce_in", keySize: 4, valueSize: 4, maxEntries: 1 });
+    const outer = BpfMap.create({ type: MapType.ARRAY_OF_MAPS, name: "pcn_quiesce", keySize: 4, valueSize: 4, maxEntries: 1, innerMapFd: inner.fd });
+    quiesce = { outer, inner };
+  }
+  quiesce.outer.update(u32Bytes(0), u32Bytes(quiesce.inner.fd));
 }

@@ -112,12 +112,17 @@ export class PinStore {
     return out;
   }
 
-  /** Pins a loaded object's state maps for its cube (again after a reload: same maps). */
+  /**
+   * Pins a loaded object's state maps for its cube (again after a reload: same maps). Pins of
+   * maps the object no longer has (a reload of other code: dynmon's) go, and their maps with them.
+   */
   pinMaps(cube: string, object: string, obj: BpfObject): void {
     const dir = this.cubePath(cube, object);
     mkdirSync(dir, { recursive: true });
     this.claimedCubes.add(`${component(cube)}/${component(object)}`);
-    for (const name of obj.mapNames()) {
+    const names = obj.mapNames();
+    for (const stale of safeList(dir)) if (!names.includes(stale)) rmSync(`${dir}/${stale}`, { force: true });
+    for (const name of names) {
       if (!isStateMap(name)) continue;
       const path = `${dir}/${name}`;
       try {

@@ -167,7 +167,7 @@ export class RemoteServiceLink {
         await call("apply", { changes, config: next });
         this.cubes.get(name)!.config = next;
       },
-      state: async () => JSON.parse((await call("state")).json || "{}") as JsonObject,
+      state: async (at) => JSON.parse((await call("state", at ? { at } : undefined)).json || "{}") as JsonObject,
       action: async (path, input) => JSON.parse((await call("action", { path, input })).json || "null") ?? undefined,
       parentChanged: async (parent, config) => { await call("parent_changed", { parent, config: config ?? null }); },
       packetIn: (pkt: PacketIn) => {

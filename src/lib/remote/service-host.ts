@@ -143,7 +143,7 @@ function serveSession(module: ServiceModule, stream: grpc.ServerDuplexStream<Dae
         await c.apply?.(args.changes as Change[], args.config as JsonObject);
         return OK;
       case "state":
-        return { ok: true, json: JSON.stringify((await c.state?.()) ?? {}) };
+        return { ok: true, json: JSON.stringify((await c.state?.(args.at as PathStep[] | undefined)) ?? {}) };
       case "action": {
         const out = await c.action?.(args.path as PathStep[], args.input as JsonObject);
         return { ok: true, json: JSON.stringify(out ?? null) };

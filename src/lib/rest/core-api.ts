@@ -69,7 +69,8 @@ export interface DaemonCore {
    */
   cubeConfigShared?(name: string): JsonObject | undefined;
   /** Configuration plus state, as a GET of the cube shows it. */
-  readCube(name: string): Promise<JsonObject>;
+  /** `at`: the path the caller reads, when it reads only that (services may skip the rest of their state). */
+  readCube(name: string, at?: PathStep[]): Promise<JsonObject>;
   /**
    * One list entry (`steps` ends with a keyed step) as readCube() would show it, read alone
    * when the cube's service can (CubeControl.stateAt): `{ value }` (no value: no such entry),

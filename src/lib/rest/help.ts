@@ -124,7 +124,7 @@ export class Helper {
 
   private async entries(t: Target): Promise<JsonObject[]> {
     if (!t.cube) return [];
-    const data = await this.core.readCube(t.cube).catch(() => ({}) as JsonObject);
+    const data = await this.core.readCube(t.cube, t.steps).catch(() => ({}) as JsonObject);
     const v = getAt(t.schema.root, data, t.steps);
     return (Array.isArray(v) ? v : []).filter((e): e is JsonObject => typeof e === "object" && e !== null && !Array.isArray(e));
   }

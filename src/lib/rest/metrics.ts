@@ -5,7 +5,7 @@
 // rather than with a JSONPath library: $ . name ['name'] [n] [*] and .. (recursive descent).
 // Unlike the original, families of services loaded at run time are served too.
 import type { DaemonCore } from "./core-api.ts";
-import type { Json } from "../sdk/types.ts";
+import type { Json, JsonObject } from "../sdk/types.ts";
 import type { Schema, SchemaNode } from "../yang/index.ts";
 import type { SchemaCache } from "./schemas.ts";
 
@@ -113,6 +113,39 @@ function escapeLabel(s: string): string {
   return s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }
 
+/** A read-only top-level leaf holding a cube's own metrics as OpenMetrics text (dynmon's). */
+const OPEN_METRICS = "open-metrics";
+
+/**
+ * A cube's OpenMetrics text as lines of this endpoint: each sample gets the cube's name as its
+ * first label, and its family's HELP and TYPE (written "#HELP" by the original's dynmon, before
+ * every sample) once per sample name in `described`.
+ */
+export function labelledSamples(text: string, cube: string, described: Set<string>): string[] {
+  const out: string[] = [];
+  let help = "";
+  let type = "untyped";
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    const meta = /^#\s*(HELP|TYPE)\s+\S+\s*(.*)$/.exec(line);
+    if (meta) {
+      if (meta[1] === "HELP") help = meta[2]!;
+      else type = meta[2]!.trim() || "untyped";
+      continue;
+    }
+    const sample = /^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
+    if (!sample) continue;
+    const [, name, labels, value] = sample;
+    if (!described.has(name!)) {
+      described.add(name!);
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    }
+    const pairs = [...(labels ?? "").matchAll(/([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"/g)].map((m) => `${m[1]}="${m[2]}"`);
+    out.push(`${name}{${[`cubeName="${escapeLabel(cube)}"`, ...pairs].join(",")}} ${value}`);
+  }
+  return out;
+}
+
 export class Metrics {
   /** Counters only move up: the highest value seen per family and cube. */
   private counters = new Map<string, number>();
@@ -131,7 +164,8 @@ export class Metrics {
       }
       if (!schema) continue;
       const specs = metricSpecs(schema);
-      if (!specs.length) continue;
+      const open = schema.root.children.some((n) => n.name === OPEN_METRICS && n.kind === "leaf" && !n.config);
+      if (!specs.length && !open) continue;
       const cubes = this.core.cubeNames().filter((n) => this.core.cubeService(n) === svc.name);
       const data = new Map<string, Json>();
       for (const c of cubes) data.set(c, await this.core.readCube(c).catch(() => null));
@@ -153,6 +187,13 @@ export class Metrics {
             this.counters.set(key, value);
           }
           lines.push(`${m.name}{cubeName="${escapeLabel(c)}"} ${value.toFixed(6)}`);
+        }
+      }
+      if (open) {
+        const described = new Set<string>();
+        for (const c of cubes) {
+          const text = (data.get(c) as JsonObject | null)?.[OPEN_METRICS];
+          if (typeof text === "string") lines.push(...labelledSamples(text, c, described));
         }
       }
     }

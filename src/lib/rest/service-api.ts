@@ -250,7 +250,7 @@ export class ServiceApi {
         return getAt(list, r.value, t.steps.slice(j + 1));
       }
     }
-    return getAt(t.schema.root, await this.core.readCube(t.cube!), t.steps);
+    return getAt(t.schema.root, await this.core.readCube(t.cube!, t.steps), t.steps);
   }
 
   private async read(t: Target): Promise<Response> {
@@ -312,7 +312,7 @@ export class ServiceApi {
       if (!node || !t.steps[i]!.keys) continue;
       const path = t.steps.slice(0, i + 1);
       if (getAt(t.schema.root, next, path) !== undefined) continue;
-      live ??= await this.core.readCube(t.cube!);
+      live ??= await this.core.readCube(t.cube!, t.steps);
       const e = getAt(t.schema.root, live, path);
       if (!isObject(e)) return;
       const entry: JsonObject = {};

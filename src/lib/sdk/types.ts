@@ -57,6 +57,15 @@ export interface CType {
   size: number;
   /** Structs and unions: their members, in order. */
   members?: CMember[];
+  /** What the type is, typedefs resolved (enough to decode a value of it: dynmon's metrics). */
+  kind?: "int" | "bool" | "char" | "float" | "enum" | "ptr" | "array" | "struct" | "union" | "void";
+  /** Integers, chars and enums: signed or not. */
+  signed?: boolean;
+  /** Arrays: the element type and how many there are. */
+  elem?: CType;
+  count?: number;
+  /** Enums: the named values. */
+  enumerators?: Array<{ name: string; value: number }>;
 }
 
 export interface CMember {
@@ -64,8 +73,10 @@ export interface CMember {
   /** Bytes from the start of the struct. */
   offset: number;
   size: number;
-  /** Bit fields: their width (offset is then the byte the field starts in). */
+  /** Bit fields: their width (offset is then the byte the field starts in)... */
   bits?: number;
+  /** ...and their exact position, in bits from the start of the struct. */
+  bitOffset?: number;
   type: CType;
 }
 
@@ -90,6 +101,8 @@ export interface MapAccess {
   setMany?(entries: Array<[Uint8Array, Uint8Array]>): Promise<void>;
   /** Many deletes at once; returns how many keys were there. */
   deleteMany?(keys: Uint8Array[]): Promise<number>;
+  /** Queues and stacks: takes the next value out (undefined when empty). */
+  pop?(): Promise<Uint8Array | undefined>;
   readonly keySize: number;
   readonly valueSize: number;
 }
@@ -171,8 +184,12 @@ export interface ShadowContext {
 export interface CubeControl {
   /** A validated configuration change. Throw ServiceError to refuse it; nothing is then applied. */
   apply?(changes: Change[], config: JsonObject): Promise<void> | void;
-  /** Live state (config false nodes, learned entries) overlaid on the stored configuration on GET. */
-  state?(): Promise<JsonObject> | JsonObject;
+  /**
+   * Live state (config false nodes, learned entries) overlaid on the stored configuration on GET.
+   * `at`: the part of the cube the caller reads (steps from the cube's root; absent: all of it);
+   * the service may leave out what lies off that path (dynmon reads its maps only for metrics).
+   */
+  state?(at?: PathStep[]): Promise<JsonObject> | JsonObject;
   /**
    * Live state of one list entry alone (`path` ends with a keyed step), for a GET of that entry
    * or below without reading all of state(): `{ value }`, the entry as state() would show it

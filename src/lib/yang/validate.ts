@@ -158,6 +158,10 @@ export class Normaliser {
         this.err("invalid-value", f, `${f} can be set only at creation`);
         continue;
       }
+      // Polycube's REST rules: the original's daemon dropped the empty objects of a request body
+      // before checking it, so a presence container written as {} (dynmon's "egress-path": {})
+      // is as if absent. Strict RFC 7951 documents keep YANG's meaning: it is there.
+      if ((this.o.lenient ?? true) && c.kind === "container" && c.presence && isObject(mv) && Object.keys(mv).length === 0) continue;
       const nv = this.value(c, mv, existed ? (before as JsonObject)[c.name] : undefined, f);
       if (nv !== undefined) out[c.name] = nv;
     }
