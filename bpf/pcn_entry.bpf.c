@@ -8,14 +8,13 @@
 #define PCN_MARK_BYPASS (0x80000000u | (PCN_HOP_PASS << 28))
 
 SEC(PCN_SEC) int pcn_entry(CTXTYPE *ctx) {
-  __u32 zero = 0;
 #ifdef PCN_TC
   if (ctx->mark == PCN_MARK_BYPASS) {
     ctx->mark = 0;
     return TC_ACT_OK;
   }
 #endif
-  struct pcn_hop *hop = bpf_map_lookup_elem(&pcn_peers, &zero);
+  struct pcn_hop *hop = pcn_lookup0(&pcn_peers);
   if (hop && hop->kind == PCN_HOP_CUBE && pcn_md_init(ctx, hop->port)) return RX_DROP;
   return pcn_follow_hop(ctx, hop, 0);
 }

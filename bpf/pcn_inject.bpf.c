@@ -16,10 +16,8 @@ struct pcn_inject_hdr {
 };
 
 SEC("xdp") int pcn_inject(struct xdp_md *ctx) {
-  void *data = (void *)(long)ctx->data;
-  void *end = (void *)(long)ctx->data_end;
-  struct pcn_inject_hdr *h = data;
-  if ((void *)(h + 1) > end) return XDP_PASS;
+  struct pcn_inject_hdr *h = pcn_ptr(ctx, 0, sizeof(*h));
+  if (!h) return XDP_PASS;
   if (h->magic != PCN_INJECT_MAGIC) return XDP_PASS; /* a TC injection: the TC hook takes it */
   struct pcn_hop hop = h->hop;
   if (bpf_xdp_adjust_head(ctx, sizeof(*h))) return XDP_DROP;

@@ -1,29 +1,14 @@
 // Test program for src/lib/bpf: counts packets in an array map, returns a configurable
 // verdict (a const volatile global), and writes a record per packet to a ring buffer.
-#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
+#define PCN_MAPS_ONLY
+#include <polycube.h>
 
 const volatile __u32 verdict = 0;
 const volatile __u64 cookie = 0;
 
-struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, 2);
-  __type(key, __u32);
-  __type(value, __u64);
-} counters SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __type(value, __u64);
-} percpu_counter SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_RINGBUF);
-  __uint(max_entries, 4096);
-} records SEC(".maps");
+PCN_ARRAY(counters, __u64, 2);
+PCN_PERCPU_ARRAY(percpu_counter, __u64, 1);
+PCN_RINGBUF(records, 4096);
 
 struct record {
   __u64 cookie;

@@ -1,7 +1,7 @@
-// The datapath skeleton, <name>.bpf.c: a handle_rx that logs every packet with pcn_log and lets
-// it go on (to the stack of the device it came from for a standard cube, along the chain for a
-// transparent one), against the contract of bpf/polycube.h. build/bpf.sh compiles it for TC and
-// for XDP.
+// The datapath skeleton, <name>.bpf.c: a handle_rx that logs and counts every packet (pcn_log, a
+// per-CPU array declared with polycube.h's map macros) and lets it go on (to the stack of the
+// device it came from for a standard cube, along the chain for a transparent one), against the
+// contract of bpf/polycube.h. build/bpf.sh compiles it for TC and for XDP.
 import type { ServiceModel } from "./model.ts";
 import { wrap } from "./names.ts";
 
@@ -23,18 +23,44 @@ const REASONS = [
   "#define REASON_SLOWPATH 0",
 ];
 
+/** The counters map, by port id (standard) or direction (transparent), and its update. */
+function counters(entries: string, by: string): { map: string[]; count: string[] } {
+  return {
+    map: [
+      "/* The maps, one line each: PCN_ARRAY, PCN_HASH, PCN_LRU_HASH, PCN_LPM... (bpf/polycube.h).",
+      " * index.ts reads and writes them with ctx.map(name). A start: packets seen, " + by + ", per CPU. */",
+      `PCN_PERCPU_ARRAY(packets, __u64, ${entries});`,
+    ],
+    count: ["  __u32 key = md->in_port;", "  __u64 *seen = bpf_map_lookup_elem(&packets, &key);", "  if (seen) *seen += 1;"],
+  };
+}
+
+/** How to read headers, in the TODO comment. */
+const HEADERS = [
+  "   * Headers: pcn_eth(ctx), pcn_eth_ipv4(ctx), pcn_l4(ctx, ip, len), pcn_vlan(...) give",
+  "   * bounds-checked pointers, NULL when the packet is too short or of another kind; on TC,",
+  "   * pcn_pull(ctx, len) first when headers may lie outside the linear part. Rewrites with their",
+  "   * checksums: pcn_set_ipv4_addr, pcn_set_l4_port.",
+];
+
 function standard(m: ServiceModel): string {
+  const c = counters("PCN_MAX_PORTS", "by port");
   return [
     ...header(m),
     "#include <polycube.h>",
     "",
     ...REASONS,
     "",
+    ...c.map,
+    "",
     "/* A packet received on one of the cube's ports (md->in_port is its id, as in ctx.ports()). */",
     "static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {",
     '  pcn_log(ctx, LOG_DEBUG, "[INGRESS] packet from port %d, %d bytes", md->in_port, md->packet_len);',
+    ...c.count,
     "",
-    "  /* TODO: the service's work. Each packet ends with one of:",
+    "  /* TODO: the service's work.",
+    ...HEADERS,
+    "   * Each packet ends with one of:",
     "   *   return pcn_pkt_redirect(ctx, md, out_port);                 out of a port, to its peer",
     "   *   return pcn_pkt_controller(ctx, md, REASON_SLOWPATH);        to index.ts's packetIn()",
     "   *   return pcn_pkt_drop(ctx, md);",
@@ -49,6 +75,7 @@ function standard(m: ServiceModel): string {
 }
 
 function transparent(m: ServiceModel): string {
+  const c = counters("2", "by direction");
   return [
     ...header(m),
     "#define PCN_TRANSPARENT",
@@ -56,16 +83,22 @@ function transparent(m: ServiceModel): string {
     "",
     ...REASONS,
     "",
+    ...c.map,
+    "",
     "/* Runs for both directions: md->in_port is PCN_INGRESS (toward the cube port or netdev the",
     " * cube is attached to) or PCN_EGRESS (coming from it). */",
     "static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {",
-    "  /* pcn_log takes a literal format: one line per direction. */",
+    "  /* pcn_log takes a literal format: one line per direction (or pcn_log_dir(), which puts",
+    '   * "[INGRESS] " or "[EGRESS] " before the message). */',
     "  if (md->in_port == PCN_EGRESS)",
     '    pcn_log(ctx, LOG_DEBUG, "[EGRESS] packet, %d bytes", md->packet_len);',
     "  else",
     '    pcn_log(ctx, LOG_DEBUG, "[INGRESS] packet, %d bytes", md->packet_len);',
+    ...c.count,
     "",
-    "  /* TODO: the service's work. Each packet ends with one of:",
+    "  /* TODO: the service's work.",
+    ...HEADERS,
+    "   * Each packet ends with one of:",
     "   *   return RX_OK;                                         on along the chain",
     "   *   return RX_DROP;",
     "   *   return pcn_pkt_controller(ctx, md, REASON_SLOWPATH);  to index.ts's packetIn() */",

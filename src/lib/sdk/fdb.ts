@@ -1,5 +1,5 @@
 // Learned L2 forwarding entries as the bridges' datapaths store them (struct fdb_entry in
-// simplebridge.bpf.c and bridge.bpf.c: last-seen time, port, static flag), and their aging
+// bpf/polycube.h, written by pcn_fdb_learn: last-seen time, port, static flag), and their aging
 // rules. Times are CLOCK_BOOTTIME seconds (lib/sdk/clock.ts).
 import { struct, u32, u64 } from "../bpf/codec.ts";
 

@@ -19,17 +19,12 @@
 #define REASON_FLOODING 1
 #define REASON_BPDU 2
 
-#define ENTRY_STATIC 1
-
 /* Spanning-tree port states, shared with stp.ts. */
 #define PS_DISABLED 0
 #define PS_BLOCKING 1
 #define PS_LISTENING 2
 #define PS_LEARNING 3
 #define PS_FORWARDING 4
-
-#define ETH_P_8021Q_ 0x8100
-#define ETH_P_8021AD_ 0x88A8
 
 struct port_cfg {
   /** VLAN of untagged frames: the access VLAN or the trunk's native VLAN; 0: refused. */
@@ -54,65 +49,29 @@ struct fdb_key {
   __u16 pad;
 };
 
-struct fdb_entry {
-  /** CLOCK_BOOTTIME seconds of the last frame from this address (0 for static entries). */
-  __u64 timestamp;
-  __u32 port;
-  __u32 flags;
-};
-
 struct bridge_cfg {
   __u32 aging_time;
   __u32 stp_enabled;
 };
 
-struct vlan_hdr_ {
-  __be16 tci;
-  __be16 proto;
-};
-
-struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, PCN_MAX_PORTS);
-  __type(key, __u32);
-  __type(value, struct port_cfg);
-} ports_cfg SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 16384);
-  __type(key, struct pv_key);
-  __type(value, struct pv_val);
-} port_vlan SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 8192);
-  __type(key, struct fdb_key);
-  __type(value, struct fdb_entry);
-} fwdtable SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __type(value, struct bridge_cfg);
-} config SEC(".maps");
+PCN_ARRAY(ports_cfg, struct port_cfg, PCN_MAX_PORTS);
+PCN_HASH(port_vlan, struct pv_key, struct pv_val, 16384);
+/* struct fdb_entry: bpf/polycube.h. */
+PCN_HASH(fwdtable, struct fdb_key, struct fdb_entry, 8192);
+PCN_ARRAY(config, struct bridge_cfg, 1);
 
 /* Removes the frame's tag (kept aside by the kernel, or in the frame). 0 on success. */
 static __always_inline int vlan_pop(CTXTYPE *ctx) {
 #ifdef PCN_TC
   return bpf_skb_vlan_pop(ctx);
 #else
-  void *data = (void *)(long)ctx->data;
-  void *data_end = (void *)(long)ctx->data_end;
-  if (data + 16 > data_end) return -1;
+  void *data = pcn_ptr(ctx, 0, 16);
+  if (!data) return -1;
   __u8 macs[12];
   __builtin_memcpy(macs, data, 12);
   if (bpf_xdp_adjust_head(ctx, 4)) return -1;
-  data = (void *)(long)ctx->data;
-  data_end = (void *)(long)ctx->data_end;
-  if (data + 12 > data_end) return -1;
+  data = pcn_ptr(ctx, 0, 12);
+  if (!data) return -1;
   __builtin_memcpy(data, macs, 12);
   return 0;
 #endif
@@ -121,19 +80,17 @@ static __always_inline int vlan_pop(CTXTYPE *ctx) {
 /* Adds an 802.1Q tag with this VLAN id to an untagged frame. 0 on success. */
 static __always_inline int vlan_push(CTXTYPE *ctx, __u16 vlan) {
 #ifdef PCN_TC
-  return bpf_skb_vlan_push(ctx, bpf_htons(ETH_P_8021Q_), vlan);
+  return bpf_skb_vlan_push(ctx, bpf_htons(ETH_P_8021Q), vlan);
 #else
   if (bpf_xdp_adjust_head(ctx, -4)) return -1;
-  void *data = (void *)(long)ctx->data;
-  void *data_end = (void *)(long)ctx->data_end;
-  if (data + 18 > data_end) return -1;
+  void *data = pcn_ptr(ctx, 0, 18);
+  if (!data) return -1;
   __u8 macs[12];
   __builtin_memcpy(macs, data + 4, 12);
   __builtin_memcpy(data, macs, 12);
   /* The TPID and the TCI; the original ethertype stays right behind them. */
-  *(__be16 *)(data + 12) = bpf_htons(ETH_P_8021Q_);
-  struct vlan_hdr_ *vh = data + 14;
-  vh->tci = bpf_htons(vlan);
+  *(__be16 *)(data + 12) = bpf_htons(ETH_P_8021Q);
+  *(__be16 *)(data + 14) = bpf_htons(vlan);
   return 0;
 #endif
 }
@@ -143,43 +100,27 @@ static __always_inline int is_bpdu(const __u8 *d) {
 }
 
 static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {
-  void *data = (void *)(long)ctx->data;
-  void *data_end = (void *)(long)ctx->data_end;
-  struct ethhdr *eth = data;
-  if (data + sizeof(*eth) > data_end) return pcn_pkt_drop(ctx, md);
+  struct ethhdr *eth = pcn_eth(ctx);
+  if (!eth) return pcn_pkt_drop(ctx, md);
 
   __u32 in = md->in_port;
   struct port_cfg *pc = bpf_map_lookup_elem(&ports_cfg, &in);
   if (!pc || !pc->valid) return pcn_pkt_drop(ctx, md);
-  __u32 zero = 0;
-  struct bridge_cfg *cfg = bpf_map_lookup_elem(&config, &zero);
+  struct bridge_cfg *cfg = pcn_lookup0(&config);
   if (!cfg) return pcn_pkt_drop(ctx, md);
 
   /* Classification. */
-  int tagged = 0;
-  __u32 vid = 0;
-#ifdef PCN_TC
-  if (ctx->vlan_present) {
-    tagged = 1;
-    vid = ctx->vlan_tci & 0x0fff;
-  } else
-#endif
-  if (eth->h_proto == bpf_htons(ETH_P_8021Q_) || eth->h_proto == bpf_htons(ETH_P_8021AD_)) {
-    struct vlan_hdr_ *vh = (void *)(eth + 1);
-    if ((void *)(vh + 1) > data_end) return pcn_pkt_drop(ctx, md);
-    tagged = 1;
-    vid = bpf_ntohs(vh->tci) & 0x0fff;
-  }
-  if (tagged && vid == 0) {
+  struct pcn_vlan tag;
+  if (pcn_vlan(ctx, eth, &tag)) return pcn_pkt_drop(ctx, md);
+  int tagged = tag.tagged;
+  if (tagged && tag.vid == 0) {
     /* Priority-tagged: an untagged frame for VLAN purposes. */
     if (vlan_pop(ctx)) return pcn_pkt_drop(ctx, md);
     tagged = 0;
-    data = (void *)(long)ctx->data;
-    data_end = (void *)(long)ctx->data_end;
-    eth = data;
-    if (data + sizeof(*eth) > data_end) return pcn_pkt_drop(ctx, md);
+    eth = pcn_eth(ctx);
+    if (!eth) return pcn_pkt_drop(ctx, md);
   }
-  __u32 vlan = tagged ? vid : pc->untagged_vlan;
+  __u32 vlan = tagged ? tag.vid : pc->untagged_vlan;
   if (!vlan) {
     pcn_log(ctx, LOG_TRACE, "port %d: untagged frame refused", in);
     return pcn_pkt_drop(ctx, md);
@@ -199,23 +140,17 @@ static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {
   __u32 state = ipv->state;
   if (state != PS_FORWARDING && state != PS_LEARNING) return pcn_pkt_drop(ctx, md);
 
-  __u64 now = bpf_ktime_get_boot_ns() / 1000000000ULL;
+  __u64 now = pcn_boot_seconds();
   struct fdb_key src = {.vlan = vlan};
   __builtin_memcpy(src.mac, eth->h_source, 6);
-  if (!(src.mac[0] & 1)) {
-    struct fdb_entry *e = bpf_map_lookup_elem(&fwdtable, &src);
-    if (!e || (!(e->flags & ENTRY_STATIC) && (e->port != in || e->timestamp != now))) {
-      struct fdb_entry n = {.timestamp = now, .port = in, .flags = 0};
-      bpf_map_update_elem(&fwdtable, &src, &n, BPF_ANY);
-    }
-  }
+  if (!(src.mac[0] & 1)) pcn_fdb_learn(&fwdtable, &src, in, now);
   if (state != PS_FORWARDING) return pcn_pkt_drop(ctx, md);
 
   struct fdb_key dst = {.vlan = vlan};
   __builtin_memcpy(dst.mac, eth->h_dest, 6);
   if (!(dst.mac[0] & 1)) {
-    struct fdb_entry *d = bpf_map_lookup_elem(&fwdtable, &dst);
-    if (d && ((d->flags & ENTRY_STATIC) || now - d->timestamp <= cfg->aging_time)) {
+    struct fdb_entry *d = pcn_fdb_lookup(&fwdtable, &dst, now, cfg->aging_time);
+    if (d) {
       __u32 out = d->port;
       if (out == in) return pcn_pkt_drop(ctx, md);
       struct pv_key ok = {.port = out, .vlan = vlan};

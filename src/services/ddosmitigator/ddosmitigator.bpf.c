@@ -14,40 +14,22 @@ struct ddos_config {
   __u32 match_dst;
 };
 
-struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __type(value, struct ddos_config);
-} config SEC(".maps");
-
+PCN_ARRAY(config, struct ddos_config, 1);
 /* Total drops, per CPU. */
-struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __type(value, __u64);
-} dropcnt SEC(".maps");
-
+PCN_PERCPU_ARRAY(dropcnt, __u64, 1);
 /* Address (network byte order) -> packets dropped because of it, per CPU. */
-struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-  __uint(max_entries, BLACKLIST_MAX);
-  __type(key, __u32);
-  __type(value, __u64);
-} srcblacklist SEC(".maps");
+PCN_PERCPU_HASH(srcblacklist, __u32, __u64, BLACKLIST_MAX);
+PCN_PERCPU_HASH(dstblacklist, __u32, __u64, BLACKLIST_MAX);
 
-struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-  __uint(max_entries, BLACKLIST_MAX);
-  __type(key, __u32);
-  __type(value, __u64);
-} dstblacklist SEC(".maps");
+/* The drop counter of `addr` in `list` when the list is in use and holds the address. */
+static __always_inline __u64 *listed(void *list, __u32 in_use, __u32 addr) {
+  if (!in_use) return 0;
+  return bpf_map_lookup_elem(list, &addr);
+}
 
-static __always_inline int drop(CTXTYPE *ctx, __u64 *hits) {
+static __always_inline int drop(__u64 *hits) {
   *hits += 1;
-  __u32 zero = 0;
-  __u64 *total = bpf_map_lookup_elem(&dropcnt, &zero);
+  __u64 *total = pcn_lookup0(&dropcnt);
   if (total) *total += 1;
   return RX_DROP;
 }
@@ -55,41 +37,22 @@ static __always_inline int drop(CTXTYPE *ctx, __u64 *hits) {
 static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {
   if (md->in_port != PCN_INGRESS) return RX_OK;
 
-  const __u32 need = sizeof(struct ethhdr) + sizeof(struct iphdr);
-  void *data = (void *)(long)ctx->data;
-  void *data_end = (void *)(long)ctx->data_end;
-#ifdef PCN_TC
-  if (data + need > data_end && ctx->len >= need) {
-    /* Headers outside the linear area: pull them in. */
-    if (bpf_skb_pull_data(ctx, need)) return RX_OK;
-    data = (void *)(long)ctx->data;
-    data_end = (void *)(long)ctx->data_end;
-  }
-#endif
-  if (data + need > data_end) return RX_OK;
-  struct ethhdr *eth = data;
-  if (eth->h_proto != bpf_htons(ETH_P_IP)) return RX_OK;
-  struct iphdr *ip = data + sizeof(*eth);
-
-  __u32 zero = 0;
-  struct ddos_config *cfg = bpf_map_lookup_elem(&config, &zero);
+  if (pcn_pull(ctx, sizeof(struct ethhdr) + sizeof(struct iphdr))) return RX_OK;
+  struct iphdr *ip = pcn_eth_ipv4(ctx);
+  if (!ip) return RX_OK;
+  struct ddos_config *cfg = pcn_lookup0(&config);
   if (!cfg) return RX_OK;
 
-  if (cfg->match_src) {
-    __u32 src = ip->saddr;
-    __u64 *hits = bpf_map_lookup_elem(&srcblacklist, &src);
-    if (hits) {
-      pcn_log(ctx, LOG_DEBUG, "dropping packet from blacklisted source %I", src);
-      return drop(ctx, hits);
-    }
+  __u32 src = ip->saddr, dst = ip->daddr;
+  __u64 *hits = listed(&srcblacklist, cfg->match_src, src);
+  if (hits) {
+    pcn_log(ctx, LOG_DEBUG, "dropping packet from blacklisted source %I", src);
+    return drop(hits);
   }
-  if (cfg->match_dst) {
-    __u32 dst = ip->daddr;
-    __u64 *hits = bpf_map_lookup_elem(&dstblacklist, &dst);
-    if (hits) {
-      pcn_log(ctx, LOG_DEBUG, "dropping packet to blacklisted destination %I", dst);
-      return drop(ctx, hits);
-    }
+  hits = listed(&dstblacklist, cfg->match_dst, dst);
+  if (hits) {
+    pcn_log(ctx, LOG_DEBUG, "dropping packet to blacklisted destination %I", dst);
+    return drop(hits);
   }
   return RX_OK;
 }

@@ -153,25 +153,12 @@ struct ct_value {
   __u8 pad[2];
 };
 
-struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 2); __type(key, __u32); __type(value, struct fw_chain); } fw_active SEC(".maps");
-struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, FW_SLOTS); __type(key, __u32); __type(value, struct fw_tupleset); } fw_tuples SEC(".maps");
-struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, struct fw_config); } fw_config SEC(".maps");
-struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, FW_COUNTERS); __type(key, __u32); __type(value, struct fw_counter); } fw_counters SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, FW_SLOTS * FW_RULES_MAX);
-  __uint(map_flags, BPF_F_NO_PREALLOC);
-  __type(key, struct fw_rule_key);
-  __type(value, struct fw_rule_value);
-} fw_rules SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, 65536);
-  __type(key, struct ct_key);
-  __type(value, struct ct_value);
-} fw_sessions SEC(".maps");
+PCN_ARRAY(fw_active, struct fw_chain, 2);
+PCN_ARRAY(fw_tuples, struct fw_tupleset, FW_SLOTS);
+PCN_ARRAY(fw_config, struct fw_config, 1);
+PCN_PERCPU_ARRAY(fw_counters, struct fw_counter, FW_COUNTERS);
+PCN_HASH_NOPREALLOC(fw_rules, struct fw_rule_key, struct fw_rule_value, FW_SLOTS * FW_RULES_MAX);
+PCN_LRU_HASH(fw_sessions, struct ct_key, struct ct_value, 65536);
 
 /* What a packet does to its session once it is accepted. */
 #define PLAN_NONE 0
@@ -272,18 +259,33 @@ static __always_inline __u32 ct_icmp_error(void *inner, void *data_end, __u64 no
   return ct_find(&k, &found, &dir, now) ? CT_RELATED : CT_INVALID;
 }
 
+/* A SYN that opens a session (a new one, or one that takes over a closed session's ports). */
+static __always_inline __u32 ct_open(struct pkt *p, struct ct_plan *plan) {
+  plan->op = PLAN_CREATE;
+  plan->state = S_SYN_SENT;
+  plan->timeout = T_SYN_SENT;
+  plan->seq = p->seq + 1;
+  plan->closer = 0;
+  return CT_NEW;
+}
+
+/* A packet of a session that is past its handshake: the session moves on to `state` when
+ * `move`, else stays where it is with the timeout `stay`. */
+static __always_inline __u32 ct_next(struct ct_plan *plan, int move, __u32 state, __u32 timeout, __u32 stay) {
+  if (move) {
+    plan->state = state;
+    plan->timeout = timeout;
+  } else {
+    plan->timeout = stay;
+  }
+  return CT_ESTABLISHED;
+}
+
 static __always_inline __u32 ct_tcp(struct pkt *p, struct ct_value *v, __u32 dir, struct ct_plan *plan) {
   __u32 f = p->flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN);
   int syn_only = f == TCP_SYN;
   int syn_ack = f == (TCP_SYN | TCP_ACK);
-  if (!v) {
-    if (!syn_only) return CT_INVALID;
-    plan->op = PLAN_CREATE;
-    plan->state = S_SYN_SENT;
-    plan->timeout = T_SYN_SENT;
-    plan->seq = p->seq + 1;
-    return CT_NEW;
-  }
+  if (!v) return syn_only ? ct_open(p, plan) : CT_INVALID;
   if (f & TCP_RST) {
     plan->op = PLAN_DELETE;
     return CT_ESTABLISHED;
@@ -322,40 +324,17 @@ static __always_inline __u32 ct_tcp(struct pkt *p, struct ct_value *v, __u32 dir
     }
     break;
   case S_ESTABLISHED:
-    if (f & TCP_FIN) {
-      plan->state = S_FIN_WAIT;
-      plan->timeout = T_FIN_WAIT;
-      plan->closer = dir;
-    } else {
-      plan->timeout = T_ESTABLISHED;
-    }
-    return CT_ESTABLISHED;
-  case S_FIN_WAIT:
-    if ((f & TCP_FIN) && dir != v->closer) {
-      plan->state = S_LAST_ACK;
-      plan->timeout = T_LAST_ACK;
-      plan->seq = p->seq_end;
-    } else {
-      plan->timeout = T_FIN_WAIT;
-    }
-    return CT_ESTABLISHED;
+    if (f & TCP_FIN) plan->closer = dir;
+    return ct_next(plan, f & TCP_FIN, S_FIN_WAIT, T_FIN_WAIT, T_ESTABLISHED);
+  case S_FIN_WAIT: {
+    int fin = (f & TCP_FIN) && dir != v->closer; /* the other side's FIN */
+    if (fin) plan->seq = p->seq_end;
+    return ct_next(plan, fin, S_LAST_ACK, T_LAST_ACK, T_FIN_WAIT);
+  }
   case S_LAST_ACK:
-    if (dir == v->closer && (f & TCP_ACK) && p->ack == v->seq) {
-      plan->state = S_TIME_WAIT;
-      plan->timeout = T_TIME_WAIT;
-    } else {
-      plan->timeout = T_LAST_ACK;
-    }
-    return CT_ESTABLISHED;
+    return ct_next(plan, dir == v->closer && (f & TCP_ACK) && p->ack == v->seq, S_TIME_WAIT, T_TIME_WAIT, T_LAST_ACK);
   case S_TIME_WAIT:
-    if (dir == 0 && syn_only) { /* the same ports again: a new connection */
-      plan->op = PLAN_CREATE;
-      plan->state = S_SYN_SENT;
-      plan->timeout = T_SYN_SENT;
-      plan->seq = p->seq + 1;
-      plan->closer = 0;
-      return CT_NEW;
-    }
+    if (dir == 0 && syn_only) return ct_open(p, plan); /* the same ports again: a new connection */
     plan->op = PLAN_NONE; /* the timer is not refreshed */
     return CT_ESTABLISHED;
   }
@@ -445,10 +424,8 @@ struct fw_search {
 
 static long search_tuple(__u32 i, void *arg) {
   struct fw_search *s = arg;
-  if (i >= s->n) return 1;
-  struct fw_tupleset *ts = bpf_map_lookup_elem(&fw_tuples, &s->slot);
-  if (!ts) return 1;
-  struct fw_tuple *t = &ts->t[pcn_index(i, FW_TUPLES_MAX)];
+  struct fw_tuple *t = pcn_tuple_at(&fw_tuples, &s->slot, i, s->n, struct fw_tupleset);
+  if (!t) return 1;
   if (t->best >= s->best) return 1; /* sorted: no later tuple can do better */
   __u8 use = t->use;
   if ((use & FW_NEED_PORTS) && !s->p.has_ports) return 0;
@@ -489,23 +466,13 @@ static __always_inline int classify(__u32 slot, struct pkt *p, __u32 ct, __u32 *
 static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {
   __u32 chain = md->in_port == PCN_EGRESS ? 1 : 0;
   __u32 len = md->packet_len;
-  const __u32 need = sizeof(struct ethhdr) + sizeof(struct iphdr);
-  void *data = (void *)(long)ctx->data;
-  void *data_end = (void *)(long)ctx->data_end;
-#ifdef PCN_TC
-  /* Room for IP options, an ICMP header, and the IP header plus 8 bytes an ICMP error quotes. */
-  const __u32 want = sizeof(struct ethhdr) + 60 + 8 + 60 + 8;
-  if (data + want > data_end && data_end - data < ctx->len) {
-    bpf_skb_pull_data(ctx, ctx->len < want ? ctx->len : want);
-    data = (void *)(long)ctx->data;
-    data_end = (void *)(long)ctx->data_end;
-  }
-#endif
-  if (data + need > data_end) return RX_OK;
-  struct ethhdr *eth = data;
+  /* Room for IP options, an ICMP header, and the IP header plus 8 bytes an ICMP error quotes;
+   * what a failed pull leaves is checked as any short packet. */
+  pcn_pull(ctx, sizeof(struct ethhdr) + 60 + 8 + 60 + 8);
   /* Like the original, only IPv4 is filtered: ARP and the rest go on. */
-  if (eth->h_proto != bpf_htons(ETH_P_IP)) return RX_OK;
-  struct iphdr *ip = data + sizeof(*eth);
+  struct iphdr *ip = pcn_eth_ipv4(ctx);
+  if (!ip) return RX_OK;
+  void *data_end = pcn_data_end(ctx);
   __u32 ihl = ip->ihl * 4;
   if (ihl < sizeof(struct iphdr)) return RX_DROP;
 
@@ -538,8 +505,7 @@ static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {
   }
   int l4_known = first && (p.proto == IPPROTO_ICMP);
 
-  __u32 zero = 0;
-  struct fw_config *cfg = bpf_map_lookup_elem(&fw_config, &zero);
+  struct fw_config *cfg = pcn_lookup0(&fw_config);
   __u32 ct = CT_NONE;
   struct ct_key ckey = {};
   struct ct_value *sess = 0;

@@ -18,19 +18,13 @@ struct hw_config {
   __u32 ports[2];
 };
 
-struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __type(value, struct hw_config);
-} config SEC(".maps");
+PCN_ARRAY(config, struct hw_config, 1);
 
 static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {
   __u32 in = md->in_port;
   pcn_log(ctx, LOG_DEBUG, "[INGRESS] Receiving packet from port %d", in);
 
-  __u32 zero = 0;
-  struct hw_config *cfg = bpf_map_lookup_elem(&config, &zero);
+  struct hw_config *cfg = pcn_lookup0(&config);
   if (!cfg) return pcn_pkt_drop(ctx, md);
 
   switch (cfg->action) {

@@ -8,9 +8,6 @@
 // goes out of the port of its destination (ARP: of its target address), and is dropped when none
 // has it; frames that are neither IPv4 nor ARP are flooded to the frontends by the slow path.
 #include <polycube.h>
-#include <linux/in.h>
-#include <linux/tcp.h>
-#include <linux/udp.h>
 
 /* The head of an ICMP echo message (linux/icmp.h pulls in libc headers). */
 struct icmp_echo {
@@ -75,108 +72,16 @@ struct flow_value {
   __u16 pad;
 };
 
-struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __type(value, struct lb_conf);
-} lb_config SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 1024);
-  __type(key, struct svc_key);
-  __type(value, struct svc_value);
-} services SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 65536);
-  __type(key, struct slot_key);
-  __type(value, struct backend);
-} backends SEC(".maps");
-
+PCN_ARRAY(lb_config, struct lb_conf, 1);
+PCN_HASH(services, struct svc_key, struct svc_value, 1024);
+PCN_HASH(backends, struct slot_key, struct backend, 65536);
 /* MULTI: the address of a FRONTEND port's client (network order) -> the port's id. */
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 1024);
-  __type(key, __u32);
-  __type(value, __u32);
-} frontend_ports SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, 65536);
-  __type(key, struct flow_key);
-  __type(value, struct flow_value);
-} flows SEC(".maps");
+PCN_HASH(frontend_ports, __u32, __u32, 1024);
+PCN_LRU_HASH(flows, struct flow_key, struct flow_value, 65536);
 
 #define ETH_LEN sizeof(struct ethhdr)
-
-/* Rewrites the IPv4 address at ip_off+addr_off, fixing the IP checksum and the L4 one. */
-static __always_inline int rewrite_addr(CTXTYPE *ctx, __u32 addr_off, __u32 from, __u32 to, __u8 proto, __u32 l4_off) {
-  if (from == to) return 0;
-#ifdef PCN_TC
-  if (proto == IPPROTO_TCP)
-    bpf_l4_csum_replace(ctx, l4_off + offsetof(struct tcphdr, check), from, to, BPF_F_PSEUDO_HDR | 4);
-  else if (proto == IPPROTO_UDP)
-    bpf_l4_csum_replace(ctx, l4_off + offsetof(struct udphdr, check), from, to, BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0 | 4);
-  bpf_l3_csum_replace(ctx, ETH_LEN + offsetof(struct iphdr, check), from, to, 4);
-  bpf_skb_store_bytes(ctx, ETH_LEN + addr_off, &to, 4, 0);
-#else
-  void *data = (void *)(long)ctx->data;
-  void *data_end = (void *)(long)ctx->data_end;
-  struct iphdr *ip = data + ETH_LEN;
-  if ((void *)(ip + 1) > data_end) return -1;
-  if (proto == IPPROTO_TCP) {
-    struct tcphdr *tcp = data + l4_off;
-    if ((void *)(tcp + 1) > data_end) return -1;
-    tcp->check = pcn_csum_update32(tcp->check, from, to);
-  } else if (proto == IPPROTO_UDP) {
-    struct udphdr *udp = data + l4_off;
-    if ((void *)(udp + 1) > data_end) return -1;
-    if (udp->check) {
-      udp->check = pcn_csum_update32(udp->check, from, to);
-      if (!udp->check) udp->check = 0xffff;
-    }
-  }
-  ip->check = pcn_csum_update32(ip->check, from, to);
-  if (addr_off == offsetof(struct iphdr, saddr)) ip->saddr = to;
-  else ip->daddr = to;
-#endif
-  return 0;
-}
-
-/* Rewrites the TCP/UDP port at l4_off+port_off (0: source, 2: destination). */
-static __always_inline int rewrite_port(CTXTYPE *ctx, __u32 l4_off, __u32 port_off, __u16 from, __u16 to, __u8 proto) {
-  if (from == to || (proto != IPPROTO_TCP && proto != IPPROTO_UDP)) return 0;
-#ifdef PCN_TC
-  __u32 check = proto == IPPROTO_TCP ? offsetof(struct tcphdr, check) : offsetof(struct udphdr, check);
-  __u64 flags = proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 | 2 : 2;
-  bpf_l4_csum_replace(ctx, l4_off + check, from, to, flags);
-  bpf_skb_store_bytes(ctx, l4_off + port_off, &to, 2, 0);
-#else
-  void *data = (void *)(long)ctx->data;
-  void *data_end = (void *)(long)ctx->data_end;
-  __u16 *ports = data + l4_off;
-  if ((void *)(ports + 2) > data_end) return -1;
-  if (proto == IPPROTO_TCP) {
-    struct tcphdr *tcp = data + l4_off;
-    if ((void *)(tcp + 1) > data_end) return -1;
-    tcp->check = pcn_csum_update16(tcp->check, from, to);
-  } else {
-    struct udphdr *udp = data + l4_off;
-    if ((void *)(udp + 1) > data_end) return -1;
-    if (udp->check) {
-      udp->check = pcn_csum_update16(udp->check, from, to);
-      if (!udp->check) udp->check = 0xffff;
-    }
-  }
-  if (port_off == 0) ports[0] = to;
-  else ports[1] = to;
-#endif
-  return 0;
-}
+#define SADDR offsetof(struct iphdr, saddr)
+#define DADDR offsetof(struct iphdr, daddr)
 
 static __always_inline __u32 flow_hash(__u32 saddr, __u16 sport, __u8 proto) {
   __u32 h = bpf_ntohl(saddr) * 0x9e3779b1u;
@@ -197,20 +102,19 @@ struct l4_info {
   __u8 ok;
 };
 
-static __always_inline struct l4_info l4_of(void *data, void *data_end, struct iphdr *ip, int request) {
+static __always_inline struct l4_info l4_of(CTXTYPE *ctx, struct iphdr *ip, int request) {
   struct l4_info r = {};
   r.off = ETH_LEN + ip->ihl * 4;
   if (r.off > 60 + ETH_LEN) return r;
-  void *l4 = data + r.off;
   if (ip->protocol == IPPROTO_TCP || ip->protocol == IPPROTO_UDP) {
-    __u16 *p = l4;
-    if ((void *)(p + 2) > data_end) return r;
+    __u16 *p = pcn_l4(ctx, ip, 4);
+    if (!p) return r;
     r.sport = p[0];
     r.dport = p[1];
     r.ok = 1;
   } else if (ip->protocol == IPPROTO_ICMP) {
-    struct icmp_echo *icmp = l4;
-    if ((void *)(icmp + 1) > data_end) return r;
+    struct icmp_echo *icmp = pcn_l4(ctx, ip, sizeof(struct icmp_echo));
+    if (!icmp) return r;
     if (icmp->type != (request ? ICMP_ECHO : ICMP_ECHOREPLY)) return r;
     r.ok = 1; /* ICMP flows are keyed by address only: ids stay as they are */
   }
@@ -218,15 +122,10 @@ static __always_inline struct l4_info l4_of(void *data, void *data_end, struct i
 }
 
 static __always_inline int from_frontend(CTXTYPE *ctx, struct pkt_metadata *md, struct lb_conf *conf) {
-  void *data = (void *)(long)ctx->data;
-  void *data_end = (void *)(long)ctx->data_end;
-  struct ethhdr *eth = data;
-  if ((void *)(eth + 1) > data_end) return pcn_pkt_drop(ctx, md);
-  if (eth->h_proto != bpf_htons(ETH_P_IP)) return pcn_pkt_redirect(ctx, md, conf->backend);
-  struct iphdr *ip = data + ETH_LEN;
-  if ((void *)(ip + 1) > data_end || ip->ihl < 5) return pcn_pkt_redirect(ctx, md, conf->backend);
+  struct iphdr *ip = pcn_eth_ipv4(ctx); /* handle_rx has seen the Ethernet header */
+  if (!ip || ip->ihl < 5) return pcn_pkt_redirect(ctx, md, conf->backend);
   if (ip->frag_off & bpf_htons(0x1fff)) return pcn_pkt_redirect(ctx, md, conf->backend);
-  struct l4_info l4 = l4_of(data, data_end, ip, 1);
+  struct l4_info l4 = l4_of(ctx, ip, 1);
   if (!l4.ok) return pcn_pkt_redirect(ctx, md, conf->backend);
 
   __u8 proto = ip->protocol;
@@ -248,9 +147,10 @@ static __always_inline int from_frontend(CTXTYPE *ctx, struct pkt_metadata *md, 
   struct flow_value fv = {.vip = daddr, .client_ip = saddr, .vport = l4.dport};
   bpf_map_update_elem(&flows, &fk, &fv, BPF_ANY);
 
-  if (rewrite_addr(ctx, offsetof(struct iphdr, daddr), daddr, bip, proto, l4.off) < 0) return pcn_pkt_drop(ctx, md);
-  if (rewrite_addr(ctx, offsetof(struct iphdr, saddr), saddr, client, proto, l4.off) < 0) return pcn_pkt_drop(ctx, md);
-  if (proto != IPPROTO_ICMP && rewrite_port(ctx, l4.off, 2, l4.dport, bport, proto) < 0) return pcn_pkt_drop(ctx, md);
+  /* Checksums: bpf/polycube.h; a packet they fail on is dropped (it may be half rewritten). */
+  if (pcn_set_ipv4_addr(ctx, ETH_LEN, l4.off, proto, DADDR, daddr, bip)) return pcn_pkt_drop(ctx, md);
+  if (pcn_set_ipv4_addr(ctx, ETH_LEN, l4.off, proto, SADDR, saddr, client)) return pcn_pkt_drop(ctx, md);
+  if (proto != IPPROTO_ICMP && pcn_set_l4_port(ctx, l4.off, proto, 2, l4.dport, bport)) return pcn_pkt_drop(ctx, md);
   pcn_log(ctx, LOG_TRACE, "DNAT %I -> %I:%P", daddr, bip, bport);
   return pcn_pkt_redirect(ctx, md, conf->backend);
 }
@@ -269,27 +169,25 @@ static __always_inline int to_frontend(CTXTYPE *ctx, struct pkt_metadata *md, st
 
 /* A frame from the backend that is not IPv4: ARP goes to the frontend of its target address;
  * in MULTI mode the rest is flooded to the frontends by the slow path. */
-static __always_inline int non_ip_from_backend(CTXTYPE *ctx, struct pkt_metadata *md, struct lb_conf *conf, struct ethhdr *eth, void *data_end) {
+static __always_inline int non_ip_from_backend(CTXTYPE *ctx, struct pkt_metadata *md, struct lb_conf *conf, struct ethhdr *eth) {
   if (!conf->multi) return pcn_pkt_redirect(ctx, md, conf->frontend);
   if (eth->h_proto != bpf_htons(ETH_P_ARP)) return pcn_pkt_controller(ctx, md, REASON_FLOODING);
   /* Ethernet/IPv4 ARP: 8 bytes of header, sender MAC and address, target MAC, target address. */
-  __u8 *arp = (__u8 *)(eth + 1);
-  if ((void *)(arp + 28) > data_end) return pcn_pkt_drop(ctx, md);
+  __u8 *arp = pcn_ptr(ctx, ETH_LEN, 28);
+  if (!arp) return pcn_pkt_drop(ctx, md);
   __u32 tip;
   __builtin_memcpy(&tip, arp + 24, 4);
   return to_frontend(ctx, md, conf, tip);
 }
 
 static __always_inline int from_backend(CTXTYPE *ctx, struct pkt_metadata *md, struct lb_conf *conf) {
-  void *data = (void *)(long)ctx->data;
-  void *data_end = (void *)(long)ctx->data_end;
-  struct ethhdr *eth = data;
-  if ((void *)(eth + 1) > data_end) return pcn_pkt_drop(ctx, md);
-  if (eth->h_proto != bpf_htons(ETH_P_IP)) return non_ip_from_backend(ctx, md, conf, eth, data_end);
-  struct iphdr *ip = data + ETH_LEN;
-  if ((void *)(ip + 1) > data_end) return conf->multi ? pcn_pkt_drop(ctx, md) : pcn_pkt_redirect(ctx, md, conf->frontend);
+  struct ethhdr *eth = pcn_eth(ctx);
+  if (!eth) return pcn_pkt_drop(ctx, md);
+  if (eth->h_proto != bpf_htons(ETH_P_IP)) return non_ip_from_backend(ctx, md, conf, eth);
+  struct iphdr *ip = pcn_ipv4(ctx, ETH_LEN);
+  if (!ip) return conf->multi ? pcn_pkt_drop(ctx, md) : pcn_pkt_redirect(ctx, md, conf->frontend);
   if (ip->ihl < 5 || (ip->frag_off & bpf_htons(0x1fff))) return to_frontend(ctx, md, conf, ip->daddr);
-  struct l4_info l4 = l4_of(data, data_end, ip, 0);
+  struct l4_info l4 = l4_of(ctx, ip, 0);
   if (!l4.ok) return to_frontend(ctx, md, conf, ip->daddr);
 
   __u8 proto = ip->protocol;
@@ -300,19 +198,16 @@ static __always_inline int from_backend(CTXTYPE *ctx, struct pkt_metadata *md, s
   __u32 vip = fv->vip, client = fv->client_ip;
   __u16 vport = fv->vport;
 
-  if (rewrite_addr(ctx, offsetof(struct iphdr, saddr), saddr, vip, proto, l4.off) < 0) return pcn_pkt_drop(ctx, md);
-  if (rewrite_addr(ctx, offsetof(struct iphdr, daddr), daddr, client, proto, l4.off) < 0) return pcn_pkt_drop(ctx, md);
-  if (proto != IPPROTO_ICMP && rewrite_port(ctx, l4.off, 0, l4.sport, vport, proto) < 0) return pcn_pkt_drop(ctx, md);
+  if (pcn_set_ipv4_addr(ctx, ETH_LEN, l4.off, proto, SADDR, saddr, vip)) return pcn_pkt_drop(ctx, md);
+  if (pcn_set_ipv4_addr(ctx, ETH_LEN, l4.off, proto, DADDR, daddr, client)) return pcn_pkt_drop(ctx, md);
+  if (proto != IPPROTO_ICMP && pcn_set_l4_port(ctx, l4.off, proto, 0, l4.sport, vport)) return pcn_pkt_drop(ctx, md);
   pcn_log(ctx, LOG_TRACE, "SNAT %I -> %I:%P", saddr, vip, vport);
   return to_frontend(ctx, md, conf, client);
 }
 
 static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {
-  void *data = (void *)(long)ctx->data;
-  void *data_end = (void *)(long)ctx->data_end;
-  if (data + ETH_LEN > data_end) return pcn_pkt_drop(ctx, md);
-  __u32 zero = 0;
-  struct lb_conf *conf = bpf_map_lookup_elem(&lb_config, &zero);
+  if (!pcn_eth(ctx)) return pcn_pkt_drop(ctx, md);
+  struct lb_conf *conf = pcn_lookup0(&lb_config);
   if (!conf || conf->backend == NO_PORT || (!conf->multi && conf->frontend == NO_PORT)) return pcn_pkt_drop(ctx, md);
   if (md->in_port == conf->backend) return from_backend(ctx, md, conf);
   /* MULTI: every other port is a FRONTEND port */

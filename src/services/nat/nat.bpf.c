@@ -9,8 +9,9 @@
 //
 // A session is two entries of one LRU hash, keyed by the packet's tuple and its direction:
 // the forward one (the packet that made it) and the reverse one (its replies), so that a reply
-// costs one lookup. Checksums are updated incrementally: with bpf_l3/l4_csum_replace in TC
-// (which also handles CHECKSUM_PARTIAL packets), by RFC 1624 arithmetic in XDP.
+// costs one lookup. Checksums are updated incrementally (pcn_set_ipv4_addr and pcn_set_l4_port:
+// bpf_l3/l4_csum_replace in TC, which also handle CHECKSUM_PARTIAL packets, RFC 1624 arithmetic
+// in XDP).
 //
 // Sessions expire: each entry has a deadline (bpf_ktime_get_boot_ns), pushed on by every packet
 // that uses it by the timeout of the session's state (nat_cfg.timeout: TCP new / established /
@@ -27,7 +28,6 @@
 // not refresh sessions.
 #define PCN_TRANSPARENT
 #include <polycube.h>
-#include <linux/in.h>
 
 #define NAT_SESSIONS 65536
 #define NAT_RULES 1024
@@ -38,9 +38,8 @@
 #define K_MASQ 2
 #define K_PF 3
 
-#define ETH_LEN 14
-#define IP_OFF ETH_LEN
-#define L4_OFF (ETH_LEN + 20)
+#define IP_OFF ETH_HLEN
+#define L4_OFF (ETH_HLEN + 20)
 /* An ICMP error (header at L4_OFF) quotes an IP header (without options) and its L4 header. */
 #define Q_IP_OFF (L4_OFF + 8)
 #define Q_L4_OFF (Q_IP_OFF + 20)
@@ -118,60 +117,20 @@ struct pf_val {
   __u16 pad;
 };
 
-struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, struct nat_cfg); } nat_config SEC(".maps");
-struct { __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, NAT_SESSIONS); __type(key, struct nat_key); __type(value, struct nat_val); } nat_sessions SEC(".maps");
-struct {
-  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
-  __uint(max_entries, NAT_RULES);
-  __uint(map_flags, BPF_F_NO_PREALLOC);
-  __type(key, struct snat_key);
-  __type(value, struct snat_val);
-} nat_snat SEC(".maps");
-struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, NAT_RULES); __type(key, __u32); __type(value, __u32); } nat_dnat SEC(".maps");
-struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 2 * NAT_RULES); __type(key, struct pf_key); __type(value, struct pf_val); } nat_pf SEC(".maps");
+PCN_ARRAY(nat_config, struct nat_cfg, 1);
+PCN_LRU_HASH(nat_sessions, struct nat_key, struct nat_val, NAT_SESSIONS);
+PCN_LPM(nat_snat, struct snat_key, struct snat_val, NAT_RULES);
+PCN_HASH(nat_dnat, __u32, __u32, NAT_RULES);
+PCN_HASH(nat_pf, struct pf_key, struct pf_val, 2 * NAT_RULES);
 
-/* Rewrites the source or destination address and port of a packet whose headers the caller
- * has checked (ihl 5, L4 header present). Returns 0, or -1 when the packet is gone. */
+/* Rewrites the source or destination address and port (ICMP: echo id) of a packet whose
+ * headers the caller has checked (ihl 5, L4 header present). Returns 0, or -1 when the packet
+ * is gone. */
 static __always_inline int rewrite(CTXTYPE *ctx, __u8 proto, int src, __u32 old_ip, __u32 new_ip, __u16 old_port, __u16 new_port) {
-  __u32 port_off = proto == IPPROTO_ICMP ? L4_OFF + 4 : L4_OFF + (src ? 0 : 2);
-  __u32 csum_off = proto == IPPROTO_TCP ? L4_OFF + 16 : proto == IPPROTO_UDP ? L4_OFF + 6 : L4_OFF + 2;
-#ifdef PCN_TC
-  __u32 ip_off = IP_OFF + (src ? 12 : 16);
-  __u32 mangled = proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
-  if (old_ip != new_ip) {
-    if (proto != IPPROTO_ICMP && bpf_l4_csum_replace(ctx, csum_off, old_ip, new_ip, BPF_F_PSEUDO_HDR | mangled | 4)) return -1;
-    if (bpf_l3_csum_replace(ctx, IP_OFF + 10, old_ip, new_ip, 4)) return -1;
-    if (bpf_skb_store_bytes(ctx, ip_off, &new_ip, 4, 0)) return -1;
-  }
-  if (old_port != new_port) {
-    if (bpf_l4_csum_replace(ctx, csum_off, old_port, new_port, mangled | 2)) return -1;
-    if (bpf_skb_store_bytes(ctx, port_off, &new_port, 2, 0)) return -1;
-  }
-  return 0;
-#else
-  void *data = (void *)(long)ctx->data;
-  void *data_end = (void *)(long)ctx->data_end;
-  if (data + L4_OFF + 20 > data_end && proto == IPPROTO_TCP) return -1;
-  if (data + L4_OFF + 8 > data_end) return -1;
-  struct iphdr *ip = data + IP_OFF;
-  __u16 *l4sum = data + csum_off;
-  if ((void *)(l4sum + 1) > data_end) return -1;
-  __u16 *port = data + port_off;
-  if ((void *)(port + 1) > data_end) return -1;
-  int keep_zero = proto == IPPROTO_UDP && *l4sum == 0; /* UDP without a checksum */
-  if (old_ip != new_ip) {
-    if (proto != IPPROTO_ICMP && !keep_zero) *l4sum = pcn_csum_update32(*l4sum, old_ip, new_ip);
-    ip->check = pcn_csum_update32(ip->check, old_ip, new_ip);
-    if (src) ip->saddr = new_ip;
-    else ip->daddr = new_ip;
-  }
-  if (old_port != new_port) {
-    if (!keep_zero) *l4sum = pcn_csum_update16(*l4sum, old_port, new_port);
-    *port = new_port;
-  }
-  if (proto == IPPROTO_UDP && !keep_zero && *l4sum == 0) *l4sum = 0xffff;
-  return 0;
-#endif
+  __u32 field = src ? offsetof(struct iphdr, saddr) : offsetof(struct iphdr, daddr);
+  __u32 port_off = proto == IPPROTO_ICMP ? 4 : src ? 0 : 2;
+  if (pcn_set_ipv4_addr(ctx, IP_OFF, L4_OFF, proto, field, old_ip, new_ip)) return -1;
+  return pcn_set_l4_port(ctx, L4_OFF, proto, port_off, old_port, new_port);
 }
 
 /* What an entry changes in the packet its key describes: the source address and port (echo
@@ -325,14 +284,6 @@ static __always_inline int new_dnat(CTXTYPE *ctx, struct nat_key *k, __u32 int_i
 
 /* ---- ICMP errors ------------------------------------------------------------------------ */
 
-static __always_inline int store(CTXTYPE *ctx, __u32 off, void *from, __u32 len) {
-#ifdef PCN_TC
-  return bpf_skb_store_bytes(ctx, off, from, len, 0);
-#else
-  return bpf_xdp_store_bytes(ctx, off, from, len);
-#endif
-}
-
 /* An ICMP error travelling in direction dir: the header it quotes is a packet of a session going
  * the other way, so the session entry for dir is the quoted tuple turned round. That entry's
  * source becomes the quoted destination's (or its destination the quoted source's), and the
@@ -341,14 +292,10 @@ static __always_inline int store(CTXTYPE *ctx, __u32 off, void *from, __u32 len)
  * are computed in registers and written with the bytes (every change inside the ICMP message is
  * folded into its checksum, so the packet's total sum, skb->csum, stays right). */
 static __always_inline int icmp_error(CTXTYPE *ctx, __u8 dir, __u64 now) {
-#ifdef PCN_TC
-  if ((void *)(long)ctx->data + Q_L4_OFF + 20 > (void *)(long)ctx->data_end && ctx->len >= Q_L4_OFF + 8) {
-    if (bpf_skb_pull_data(ctx, ctx->len < Q_L4_OFF + 20 ? ctx->len : Q_L4_OFF + 20)) return RX_OK;
-  }
-#endif
-  void *data = (void *)(long)ctx->data;
-  void *data_end = (void *)(long)ctx->data_end;
-  if (data + Q_L4_OFF + 8 > data_end) return RX_OK;
+  if (pcn_pull(ctx, Q_L4_OFF + 20)) return RX_OK;
+  void *data = pcn_ptr(ctx, 0, Q_L4_OFF + 8);
+  if (!data) return RX_OK;
+  void *data_end = pcn_data_end(ctx);
   struct iphdr *outer = data + IP_OFF;
   struct iphdr *q = data + Q_IP_OFF;
   if (q->ihl != 5 || (q->frag_off & bpf_htons(0x1fff))) return RX_OK; /* NAT never translated those */
@@ -408,12 +355,12 @@ static __always_inline int icmp_error(CTXTYPE *ctx, __u8 dir, __u64 now) {
   new_icmp_sum = pcn_csum_update16(new_icmp_sum, old_port, new_port);
   if (l4sum_off) new_icmp_sum = pcn_csum_update16(new_icmp_sum, l4sum, new_l4sum);
 
-  if (store(ctx, addr_off, &new_ip, 4) || store(ctx, Q_IP_OFF + 10, &new_q_check, 2) || store(ctx, port_off, &new_port, 2)) return RX_DROP;
-  if (l4sum_off && store(ctx, l4sum_off, &new_l4sum, 2)) return RX_DROP;
-  if (store(ctx, L4_OFF + 2, &new_icmp_sum, 2)) return RX_DROP;
+  if (pcn_store_bytes(ctx, addr_off, &new_ip, 4) || pcn_store_bytes(ctx, Q_IP_OFF + 10, &new_q_check, 2) || pcn_store_bytes(ctx, port_off, &new_port, 2)) return RX_DROP;
+  if (l4sum_off && pcn_store_bytes(ctx, l4sum_off, &new_l4sum, 2)) return RX_DROP;
+  if (pcn_store_bytes(ctx, L4_OFF + 2, &new_icmp_sum, 2)) return RX_DROP;
   if (outer_off) {
     __u16 new_o_check = pcn_csum_update32(o_check, old_ip, new_ip);
-    if (store(ctx, outer_off, &new_ip, 4) || store(ctx, IP_OFF + 10, &new_o_check, 2)) return RX_DROP;
+    if (pcn_store_bytes(ctx, outer_off, &new_ip, 4) || pcn_store_bytes(ctx, IP_OFF + 10, &new_o_check, 2)) return RX_DROP;
   }
   pcn_log(ctx, LOG_DEBUG, "ICMP error about %I:%P: quoted as %I:%P", old_ip, old_port, new_ip, new_port);
   return RX_OK;
@@ -422,32 +369,21 @@ static __always_inline int icmp_error(CTXTYPE *ctx, __u8 dir, __u64 now) {
 /* ---- the packet ------------------------------------------------------------------------- */
 
 static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {
-  void *data = (void *)(long)ctx->data;
-  void *data_end = (void *)(long)ctx->data_end;
-#ifdef PCN_TC
-  const __u32 need = L4_OFF + 20;
-  if (data + need > data_end && ctx->len >= L4_OFF + 8) {
-    if (bpf_skb_pull_data(ctx, ctx->len < need ? ctx->len : need)) return RX_OK;
-    data = (void *)(long)ctx->data;
-    data_end = (void *)(long)ctx->data_end;
-  }
-#endif
-  if (data + L4_OFF + 8 > data_end) return RX_OK;
-  struct ethhdr *eth = data;
-  if (eth->h_proto != bpf_htons(ETH_P_IP)) return RX_OK;
-  struct iphdr *ip = data + IP_OFF;
-  if (ip->ihl != 5 || (ip->frag_off & bpf_htons(0x3fff))) return RX_OK; /* options, fragments: untouched */
-  __u32 zero = 0;
-  struct nat_cfg *cfg = bpf_map_lookup_elem(&nat_config, &zero);
+  if (pcn_pull(ctx, L4_OFF + 20)) return RX_OK;
+  struct iphdr *ip = pcn_eth_ipv4(ctx);
+  if (!ip || ip->ihl != 5 || (ip->frag_off & bpf_htons(0x3fff))) return RX_OK; /* options, fragments: untouched */
+  void *l4 = pcn_l4(ctx, ip, 8);
+  if (!l4) return RX_OK;
+  struct nat_cfg *cfg = pcn_lookup0(&nat_config);
   if (!cfg) return RX_OK;
   __u64 now = bpf_ktime_get_boot_ns();
 
   struct nat_key k = {.src = ip->saddr, .dst = ip->daddr, .proto = ip->protocol, .dir = md->in_port ? PCN_EGRESS : PCN_INGRESS};
-  void *l4 = data + L4_OFF;
   __u8 flags = 0;
   struct nat_val *v;
   if (ip->protocol == IPPROTO_TCP) {
-    if (l4 + 20 > data_end) return RX_OK;
+    l4 = pcn_l4(ctx, ip, 20);
+    if (!l4) return RX_OK;
     k.sport = *(__u16 *)l4;
     k.dport = *(__u16 *)(l4 + 2);
     flags = *(__u8 *)(l4 + 13);

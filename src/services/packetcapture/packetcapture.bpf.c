@@ -14,16 +14,10 @@ struct pc_config {
   __u32 on[2]; /* by direction: PCN_INGRESS, PCN_EGRESS; 1 = capture */
 };
 
-struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __type(value, struct pc_config);
-} config SEC(".maps");
+PCN_ARRAY(config, struct pc_config, 1);
 
 static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {
-  __u32 zero = 0;
-  struct pc_config *cfg = bpf_map_lookup_elem(&config, &zero);
+  struct pc_config *cfg = pcn_lookup0(&config);
   if (!cfg) return RX_OK;
   __u32 on = md->in_port == PCN_EGRESS ? cfg->on[1] : cfg->on[0];
   if (on) {

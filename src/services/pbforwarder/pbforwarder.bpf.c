@@ -14,9 +14,6 @@
 // lives in two slots of pbf_tuples and pbf_active names the one packets read, so a new list is
 // written into the idle slot and switched to with one word. Stale entries are deleted after.
 #include <polycube.h>
-#include <linux/in.h>
-#include <linux/tcp.h>
-#include <linux/udp.h>
 
 #define PBF_TUPLES_MAX 64 /* a power of two: indexes are masked with it */
 #define PBF_RULES_MAX 16384
@@ -71,9 +68,9 @@ struct pbf_tupleset {
   struct pbf_tuple t[PBF_TUPLES_MAX];
 };
 
-struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, PBF_RULES_MAX); __type(key, struct pbf_key); __type(value, struct pbf_value); } pbf_rules SEC(".maps");
-struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 2); __type(key, __u32); __type(value, struct pbf_tupleset); } pbf_tuples SEC(".maps");
-struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u32); } pbf_active SEC(".maps");
+PCN_HASH(pbf_rules, struct pbf_key, struct pbf_value, PBF_RULES_MAX);
+PCN_ARRAY(pbf_tuples, struct pbf_tupleset, 2);
+PCN_ARRAY(pbf_active, __u32, 1);
 
 /* What the parser found; fields a packet lacks are flagged in `has`. */
 struct pbf_pkt {
@@ -114,10 +111,8 @@ static __always_inline void copy_mac(__u8 *to, const __u8 *from, int use) {
 /* One tuple of the search, run by bpf_loop: the verifier checks the body once. */
 static long search_tuple(__u32 i, void *arg) {
   struct pbf_search *s = arg;
-  if (i >= s->n) return 1;
-  struct pbf_tupleset *ts = bpf_map_lookup_elem(&pbf_tuples, &s->slot);
-  if (!ts) return 1;
-  struct pbf_tuple *t = &ts->t[pcn_index(i, PBF_TUPLES_MAX)];
+  struct pbf_tuple *t = pcn_tuple_at(&pbf_tuples, &s->slot, i, s->n, struct pbf_tupleset);
+  if (!t) return 1;
   if (s->found && t->best >= s->best) return 1; /* sorted: no later tuple can do better */
   __u16 use = t->use;
   if ((use & PBF_USE_VLAN) && !(s->p.has & PBF_HAS_VLAN)) return 0;
@@ -147,54 +142,37 @@ static long search_tuple(__u32 i, void *arg) {
 
 static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {
   pcn_log(ctx, LOG_TRACE, "Parser receiving packet from port %d", md->in_port);
-  void *data = (void *)(long)ctx->data;
-  void *data_end = (void *)(long)ctx->data_end;
-  struct ethhdr *eth = data;
-  if ((void *)(eth + 1) > data_end) return pcn_pkt_drop(ctx, md);
+  struct ethhdr *eth = pcn_eth(ctx);
+  if (!eth) return pcn_pkt_drop(ctx, md);
 
   struct pbf_search s = {.best = 0xffffffff};
   __builtin_memcpy(s.p.src_mac, eth->h_source, 6);
   __builtin_memcpy(s.p.dst_mac, eth->h_dest, 6);
   s.p.in_port = md->in_port;
-  __be16 proto = eth->h_proto;
-  __u32 l3 = sizeof(*eth);
-#ifdef PCN_TC
-  if (ctx->vlan_present) {
+  struct pcn_vlan tag;
+  if (pcn_vlan(ctx, eth, &tag)) return pcn_pkt_drop(ctx, md);
+  if (tag.tagged) {
     s.p.has |= PBF_HAS_VLAN;
-    s.p.vlan = ctx->vlan_tci & 0x0fff;
+    s.p.vlan = tag.vid;
   }
-#endif
-  if (!(s.p.has & PBF_HAS_VLAN) && (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))) {
-    /* A tag in the frame (XDP, or TC without the kernel's VLAN offload). */
-    __be16 *tag = data + sizeof(*eth);
-    if ((void *)(tag + 2) > data_end) return pcn_pkt_drop(ctx, md);
-    s.p.has |= PBF_HAS_VLAN;
-    s.p.vlan = bpf_ntohs(tag[0]) & 0x0fff;
-    proto = tag[1];
-    l3 += 4;
-  }
-  if (proto == bpf_htons(ETH_P_IP)) {
-    struct iphdr *ip = data + l3;
-    if ((void *)(ip + 1) > data_end) return pcn_pkt_drop(ctx, md);
+  if (tag.proto == bpf_htons(ETH_P_IP)) {
+    struct iphdr *ip = pcn_ipv4(ctx, tag.l3);
+    if (!ip) return pcn_pkt_drop(ctx, md);
     s.p.has |= PBF_HAS_IP;
     s.p.src_ip = ip->saddr;
     s.p.dst_ip = ip->daddr;
     s.p.proto = ip->protocol;
-    __u32 ihl = ip->ihl * 4;
     int first = !(ip->frag_off & bpf_htons(0x1fff)); /* the L4 header is in this fragment */
-    if (first && ihl >= sizeof(*ip) && (ip->protocol == IPPROTO_TCP || ip->protocol == IPPROTO_UDP)) {
-      __be16 *l4 = (void *)ip + (ihl & 0x3f);
-      if ((void *)(l4 + 2) <= data_end) {
-        s.p.has |= PBF_HAS_PORTS;
-        s.p.sport = l4[0];
-        s.p.dport = l4[1];
-      }
+    __be16 *l4 = first && (ip->protocol == IPPROTO_TCP || ip->protocol == IPPROTO_UDP) ? pcn_l4(ctx, ip, 4) : 0;
+    if (l4) {
+      s.p.has |= PBF_HAS_PORTS;
+      s.p.sport = l4[0];
+      s.p.dport = l4[1];
     }
   }
 
   pcn_log(ctx, LOG_TRACE, "Matching module receiving packet");
-  __u32 zero = 0;
-  __u32 *active = bpf_map_lookup_elem(&pbf_active, &zero);
+  __u32 *active = pcn_lookup0(&pbf_active);
   if (!active) return pcn_pkt_drop(ctx, md);
   s.slot = *active & 1;
   struct pbf_tupleset *ts = bpf_map_lookup_elem(&pbf_tuples, &s.slot);

@@ -31,43 +31,16 @@ struct arp_entry {
   __u32 port;
 };
 
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, PCN_MAX_PORTS);
-  __type(key, __u32);
-  __type(value, struct r_port);
-} router_port SEC(".maps");
-
+PCN_HASH(router_port, __u32, struct r_port, PCN_MAX_PORTS);
 /* Every address of every port (primary and secondary), network byte order -> port. */
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 256);
-  __type(key, __u32);
-  __type(value, __u32);
-} router_ips SEC(".maps");
-
+PCN_HASH(router_ips, __u32, __u32, 256);
 /* ROUTES_SIZE in index.ts. */
-struct {
-  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
-  __uint(max_entries, 65536);
-  __uint(map_flags, BPF_F_NO_PREALLOC);
-  __type(key, struct rt_key);
-  __type(value, struct rt_entry);
-} routing_table SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 16384);
-  __uint(map_flags, BPF_F_NO_PREALLOC);
-  __type(key, __u32);
-  __type(value, struct arp_entry);
-} arp_table SEC(".maps");
+PCN_LPM(routing_table, struct rt_key, struct rt_entry, 65536);
+PCN_HASH_NOPREALLOC(arp_table, __u32, struct arp_entry, 16384);
 
 static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {
-  void *data = (void *)(long)ctx->data;
-  void *data_end = (void *)(long)ctx->data_end;
-  struct ethhdr *eth = data;
-  if (data + sizeof(*eth) > data_end) return pcn_pkt_drop(ctx, md);
+  struct ethhdr *eth = pcn_eth(ctx);
+  if (!eth) return pcn_pkt_drop(ctx, md);
 
   __u32 in = md->in_port;
   struct r_port *port = bpf_map_lookup_elem(&router_port, &in);
@@ -83,10 +56,8 @@ static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {
     if (pcn_is_shadow()) return pcn_pkt_redirect_ns(ctx, md, md->in_port);
     return RX_DROP;
   }
-  if (eth->h_proto != bpf_htons(ETH_P_IP) || bcast) return pcn_pkt_drop(ctx, md);
-
-  struct iphdr *ip = data + sizeof(*eth);
-  if ((void *)(ip + 1) > data_end || ip->ihl < 5) return pcn_pkt_drop(ctx, md);
+  struct iphdr *ip = pcn_eth_ipv4(ctx);
+  if (!ip || bcast || ip->ihl < 5) return pcn_pkt_drop(ctx, md);
 
   __u32 daddr = ip->daddr;
   if (bpf_map_lookup_elem(&router_ips, &daddr)) {
@@ -107,12 +78,12 @@ static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {
   struct r_port *oport = bpf_map_lookup_elem(&router_port, &out);
   if (!oport) return pcn_pkt_drop(ctx, md);
 
-  /* TTL decrement with an incremental header checksum update (RFC 1624): the TTL is the
-   * high byte of its 16-bit word, so the word drops by 0x0100. */
-  __u32 sum = (__u32)bpf_ntohs(ip->check) + 0x0100;
-  sum = (sum & 0xffff) + (sum >> 16);
-  ip->check = bpf_htons((__u16)sum);
+  /* TTL decrement, with the header checksum updated for the 16-bit word the TTL shares with
+   * the protocol. */
+  __u16 *ttl_word = (__u16 *)&ip->ttl;
+  __u16 before = *ttl_word;
   ip->ttl -= 1;
+  ip->check = pcn_csum_update16(ip->check, before, *ttl_word);
 
   __builtin_memcpy(eth->h_dest, arp->mac, 6);
   __builtin_memcpy(eth->h_source, oport->mac, 6);

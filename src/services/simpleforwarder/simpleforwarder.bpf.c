@@ -13,12 +13,7 @@ struct action {
   __u32 outport;
 };
 
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 256);
-  __type(key, __u32);
-  __type(value, struct action);
-} actions SEC(".maps");
+PCN_HASH(actions, __u32, struct action, 256);
 
 static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {
   __u32 in = md->in_port;
