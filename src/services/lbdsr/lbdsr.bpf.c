@@ -69,27 +69,12 @@ struct arp_eth {
   __u8 tpa[4];
 } __attribute__((packed));
 
-struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __type(value, struct dsr_conf);
-} dsr_config SEC(".maps");
+PCN_ARRAY(dsr_config, struct dsr_conf, 1);
 
 /* The pool, in the order of the backends' ids. */
-struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, MAX_BACKENDS);
-  __type(key, __u32);
-  __type(value, struct dsr_backend);
-} dsr_backends SEC(".maps");
+PCN_ARRAY(dsr_backends, struct dsr_backend, MAX_BACKENDS);
 
-struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, SESSIONS);
-  __type(key, struct session_key);
-  __type(value, struct session);
-} dsr_sessions SEC(".maps");
+PCN_LRU_HASH(dsr_sessions, struct session_key, struct session, SESSIONS);
 
 static __always_inline __u32 rol32(__u32 w, __u32 s) {
   return (w << s) | (w >> (32 - s));
@@ -194,12 +179,10 @@ static __always_inline int request(CTXTYPE *ctx, struct pkt_metadata *md, struct
 }
 
 static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {
-  void *data = (void *)(long)ctx->data;
-  void *data_end = (void *)(long)ctx->data_end;
-  struct ethhdr *eth = data;
-  if ((void *)(eth + 1) > data_end) return pcn_pkt_drop(ctx, md);
-  __u32 zero = 0;
-  struct dsr_conf *conf = bpf_map_lookup_elem(&dsr_config, &zero);
+  struct ethhdr *eth = pcn_eth(ctx);
+  if (!eth) return pcn_pkt_drop(ctx, md);
+  void *data_end = pcn_data_end(ctx);
+  struct dsr_conf *conf = pcn_lookup0(&dsr_config);
   /* Only the FRONTEND port takes traffic, and only once the VIP and its MAC are set. */
   if (!conf || md->in_port != conf->frontend || conf->vip == 0 || mac_zero(conf->mac)) {
     pcn_log(ctx, LOG_TRACE, "dropped a frame from port %u", md->in_port);
