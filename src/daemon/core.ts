@@ -475,12 +475,14 @@ export class Core implements DaemonCore {
 
   async deleteCube(name: string): Promise<void> {
     const c = this.must(name);
-    this.cubes.delete(name);
+    // The cube is still there while its service lets go of it: a remote service's destroy()
+    // may still read its maps through the daemon.
     try {
       await c.control.destroy?.();
     } catch (e) {
       c.log.error(`while destroying: ${(e as Error).message}`);
     }
+    this.cubes.delete(name);
     await this.fabric.removeCube(name);
     // Transparent cubes that sat on its ports are detached now; a deleted transparent cube
     // leaves its stack.

@@ -11,6 +11,7 @@ import { printTree } from "../../src/lib/codegen/tree.ts";
 import { libImportPath } from "../../src/lib/codegen/writer.ts";
 import { ServiceError, type CubeContext, type CubeControl, type Direction, type JsonObject, type ServiceModule } from "../../src/lib/sdk/types.ts";
 import { loadModule } from "../../src/lib/yang/index.ts";
+import { memoryMap } from "../lib/memory-context.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 // Under the repository so that the generated imports of src/lib resolve (git-ignored).
@@ -122,8 +123,11 @@ function fakeContext(kind: "standard" | "transparent") {
     type: "TC",
     log: { trace: log("trace"), debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error"), critical: log("critical") },
     loadDatapath: async (object) => void calls.push(`load ${object}`),
-    map: () => {
-      throw new Error("no maps in the skeleton");
+    // The skeleton's one map: per-CPU packet counters (u32 key, u64 value); a memory map of those
+    // sizes, so that the layout check runs.
+    map: (name) => {
+      if (name !== "packets") throw new Error(`the skeleton has no map ${name}`);
+      return memoryMap({ keySize: 4, valueSize: 8 });
     },
     ports: () => (kind === "standard" ? [{ id: 0, name: "p1", peer: "", status: "DOWN" }] : []),
     packetOut: async (port, frame) => void calls.push(`out ${port} ${frame.length}`),

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { Daemon, freePort, polycube } from "../lib/daemon.ts";
 import { Topology } from "../lib/netns.ts";
 import { packBytes, unpackBytes, type PluginPackage } from "../../src/lib/plugin/package.ts";
+import { SDK_VERSION } from "../../src/lib/sdk/version.ts";
 
 const work = mkdtempSync(join(tmpdir(), "tplug-"));
 const dump = join(work, "cubes.json");
@@ -47,7 +48,7 @@ function service(name: string, edit: { c?: (src: string) => string; ts?: (src: s
   const b = run([...polycube(), "service", "build", dir, "-o", pkg(name)]);
   expect(b.err).toBe("");
   expect(b.code).toBe(0);
-  expect(b.out).toContain(`${name} 0.3 (${edit.yang ? "transparent" : "standard"}, SDK 1.0, objects: ${name})`);
+  expect(b.out).toContain(`${name} 0.3 (${edit.yang ? "transparent" : "standard"}, SDK ${SDK_VERSION}, objects: ${name})`);
 }
 
 /** A copy of the good package as the service `name`, with something changed (checksums recomputed). */
@@ -186,7 +187,7 @@ describe("bad packages are refused with the reason, and nothing else changes", (
     const f = await variant("plugsdk", (p) => void (p.manifest.sdk = "9.0"));
     const r = await daemon.request("POST", "/services/", { name: "plugsdk", type: "lib", uri: f });
     expect(r.status).toBe(400);
-    expect(r.text).toContain("unsupported SDK version: built for SDK 9.0; this daemon supports 1.0 to 1.0");
+    expect(r.text).toContain(`unsupported SDK version: built for SDK 9.0; this daemon supports 1.0 to ${SDK_VERSION}`);
   });
 
   test("a name already taken, by a plug-in or a built-in service", async () => {

@@ -173,9 +173,9 @@ interface Handler {
 export function controlSkeleton(m: ServiceModel, lib: string): string {
   const Cls = `${pascal(m.name)}Cube`;
   // The module's own top-level names must not shadow the service's export.
-  const topLevel = new Set(["yang", "schema", "obj", "entries", "createCube", "DATAPATH", "REASON_SLOWPATH", "diffConfig", "loadModule", "ServiceError", Cls]);
+  const topLevel = new Set(["yang", "schema", "obj", "entries", "createCube", "DATAPATH", "REASON_SLOWPATH", "diffConfig", "loadModule", "ServiceError", "typedMap", "u32", "u64", "TypedMapAccess", Cls]);
   const exportName = topLevel.has(camel(m.name, "Service")) ? `${camel(m.name, "Service")}Service` : camel(m.name, "Service");
-  const pool = new NamePool(["constructor", "config", "ctx", "apply", "state", "action", "packetIn", "parentChanged", "destroy"]);
+  const pool = new NamePool(["constructor", "config", "ctx", "packets", "packetsSeen", "apply", "state", "action", "packetIn", "parentChanged", "destroy"]);
   const portsSkip = new Set(["tcubes"]); // the daemon keeps transparent stacks; their changes never reach a service
   const configNodes = [...(m.ports ? [m.ports] : []), ...m.own.filter(hasConfig)];
   const updates: Handler[] = configNodes.map((node) => ({ node, method: pool.take(`update${pascal(node.name)}`) }));
@@ -204,6 +204,8 @@ export function controlSkeleton(m: ServiceModel, lib: string): string {
   const sdkTypes = ["Change", "CubeContext", "CubeControl", ...(states.length ? ["Json"] : []), "JsonObject", "PacketIn", ...(actions.length ? ["PathStep"] : []), "ServiceModule"];
   push(
     `import { ${actions.length ? "ServiceError, " : ""}${sdkTypes.map((t) => `type ${t}`).join(", ")} } from "${lib}/sdk/types.ts";`,
+    `import { u32, u64 } from "${lib}/bpf/codec.ts";`,
+    `import { typedMap, type TypedMapAccess } from "${lib}/sdk/maps.ts";`,
     `import { diffConfig, loadModule } from "${lib}/yang/index.ts";`,
     `import yang from "./${m.name}.yang" with { type: "text" };`,
     "",
@@ -219,8 +221,18 @@ export function controlSkeleton(m: ServiceModel, lib: string): string {
     `export class ${Cls} implements CubeControl {`,
     "  /** The configuration as last applied. */",
     "  private config: JsonObject = {};",
+    `  /** The datapath's per-CPU packet counters (\`packets\` in ${m.name}.bpf.c), by ${m.kind === "standard" ? "port id (md->in_port)" : "direction (0 ingress, 1 egress)"}. */`,
+    "  private readonly packets: TypedMapAccess<number, bigint>;",
     "",
-    "  constructor(private readonly ctx: CubeContext) {}",
+    "  /** Made once the datapath is loaded: typedMap() checks each codec against the object's BTF. */",
+    "  constructor(private readonly ctx: CubeContext) {",
+    '    this.packets = typedMap(ctx, "packets", u32, u64);',
+    "  }",
+    "",
+    `  /** Packets the datapath counted for a ${m.kind === "standard" ? "port id" : "direction"}, summed over the CPUs. */`,
+    "  async packetsSeen(key: number): Promise<bigint> {",
+    "    return ((await this.packets.getPerCpu(key)) ?? []).reduce((a, b) => a + b, 0n);",
+    "  }",
     "",
     "  /** Validated changes, in schema order; `config` is the whole configuration they lead to. */",
     "  async apply(changes: Change[], config: JsonObject): Promise<void> {",
@@ -256,8 +268,10 @@ export function controlSkeleton(m: ServiceModel, lib: string): string {
       "   */",
       `  private async ${h.method}(change: Change): Promise<void> {`,
       "    this.ctx.log.debug(`${change.op} ${change.where}`);",
-      "    // TODO: carry the change (change.op, change.before, change.after) into the datapath's maps,",
-      '    // e.g. this.ctx.map("<map name>").set(key, value).',
+      "    // TODO: carry the change (change.op, change.before, change.after) into the datapath's maps.",
+      "    // A map that mirrors configuration: typedMap(this.ctx, name, keyCodec, valueCodec).mirror()",
+      "    // once, then replace(entries) or patch(set, del) here: only what changed is written, and a",
+      "    // refused write puts the map back (src/lib/sdk/mirror.ts; codecs in src/lib/bpf/codec.ts).",
       "  }",
     );
   }
@@ -366,12 +380,14 @@ export function controlSkeleton(m: ServiceModel, lib: string): string {
   push(
     "",
     "  /** The cube is being deleted: stop timers, release what it holds. The daemon unloads the datapath. */",
-    "  async destroy(): Promise<void> {}",
+    "  async destroy(): Promise<void> {",
+    `    this.ctx.log.info(\`\${await this.packetsSeen(0)} packets counted on ${m.kind === "standard" ? "port id 0" : "ingress"}\`);`,
+    "  }",
     "}",
     "",
     "async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeControl> {",
-    `  const cube = new ${Cls}(ctx);`,
     "  await ctx.loadDatapath(DATAPATH);",
+    `  const cube = new ${Cls}(ctx);`,
     "  // The first configuration goes through the same handlers as every later change.",
     "  await cube.apply(diffConfig(schema.root, {}, config), config);",
     "  return cube;",

@@ -9,7 +9,9 @@
 // plug-in may use is added here (and the SDK's minor version bumped, src/lib/sdk/version.ts).
 import * as codec from "../bpf/codec.ts";
 import * as clock from "../sdk/clock.ts";
+import * as frames from "../sdk/frames.ts";
 import * as ipv4 from "../sdk/ipv4.ts";
+import * as mac from "../sdk/mac.ts";
 import * as maps from "../sdk/maps.ts";
 import * as mirror from "../sdk/mirror.ts";
 import * as timeouts from "../sdk/timeouts.ts";
@@ -23,6 +25,8 @@ export const HOST_MODULES: Readonly<Record<string, Readonly<Record<string, unkno
   "sdk/maps": maps,
   "sdk/mirror": mirror,
   "sdk/ipv4": ipv4,
+  "sdk/mac": mac,
+  "sdk/frames": frames,
   "yang/index": yang,
   "bpf/codec": codec,
 };

@@ -180,8 +180,12 @@ export class RemoteServiceLink {
         });
       },
       destroy: async () => {
-        this.cubes.delete(name);
-        if (this.available) await call("destroy");
+        // The service may still read its maps while it lets go of the cube.
+        try {
+          if (this.available) await call("destroy");
+        } finally {
+          this.cubes.delete(name);
+        }
       },
     };
   }

@@ -31,6 +31,13 @@ describe("typed maps", () => {
       await create(svc, cfg);
     });
 
+  test("a map the datapath does not declare is refused at creation, naming the maps it has", async () => {
+    const { arp_table: _, ...maps } = await objectMaps("router");
+    const err = await create(router, configs[0]![1], maps).catch((e) => e);
+    expect(err).toBeInstanceOf(MapLayoutError);
+    expect(err.message).toMatch(/^map arp_table: the datapath has no such map \(its maps: .*routing_table/);
+  });
+
   test("a C struct that no longer matches the service's codec is refused at creation, naming map, struct and field", async () => {
     const maps = await objectMaps("router");
     // As if arp_entry's port had moved (a member inserted before it in router.bpf.c).

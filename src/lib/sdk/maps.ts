@@ -90,8 +90,11 @@ export class TypedMapAccess<K, V> {
  * codec does not fit the map's key or value as the datapath declares them.
  */
 export function typedMap<K, V>(ctx: CubeContext, name: string, key: Codec<K>, value: Codec<V>): TypedMapAccess<K, V> {
+  const described = ctx.describeMaps?.();
+  if (described && Object.keys(described).length && !described[name])
+    throw new MapLayoutError(`map ${name}: the datapath has no such map (its maps: ${Object.keys(described).sort().join(", ")})`);
   const raw = ctx.map(name);
-  const desc = ctx.describeMaps?.()[name] ?? (raw.keySize || raw.valueSize ? { keySize: raw.keySize, valueSize: raw.valueSize } : undefined);
+  const desc = described?.[name] ?? (raw.keySize || raw.valueSize ? { keySize: raw.keySize, valueSize: raw.valueSize } : undefined);
   if (desc) checkMapCodecs(name, desc, key as Codec<unknown>, value as Codec<unknown>);
   return new TypedMapAccess(raw, name, key, value);
 }

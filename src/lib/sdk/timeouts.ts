@@ -26,3 +26,11 @@ export function parseTimeouts(env: string, table: ReadonlyArray<readonly [string
 export function timeoutsNs(seconds: number[]): bigint[] {
   return seconds.map((s) => BigInt(s) * 1_000_000_000n);
 }
+
+/**
+ * Seconds to nanoseconds as little-endian u64s at `off`: SDK 1.0's form of timeoutsNs(), kept for
+ * plug-ins built for it.
+ */
+export function writeTimeoutsNs(into: DataView, off: number, seconds: number[]): void {
+  timeoutsNs(seconds).forEach((ns, i) => into.setBigUint64(off + 8 * i, ns, true));
+}

@@ -2,7 +2,9 @@
 // src/lib/plugin/host.ts). A plug-in package records the version it was built for; the daemon
 // loads it when the major numbers are equal and the plug-in's minor is not newer than its own.
 // Bump the minor for additions, the major for anything a built plug-in could notice.
-export const SDK_VERSION = "1.0";
+// 1.1: sdk/frames (Ethernet, ARP, IPv4, ICMP in slow paths), sdk/mac, timeoutsNs, the array
+// codec, CubeControl.state(at) (the path a read asks for).
+export const SDK_VERSION = "1.1";
 
 /** Why a plug-in built for SDK `version` cannot run here, or undefined when it can. */
 export function sdkMismatch(version: string): string | undefined {
