@@ -43,69 +43,83 @@ const HEADERS = [
   "   * checksums: pcn_set_ipv4_addr, pcn_set_l4_port.",
 ];
 
-function standard(m: ServiceModel): string {
-  const c = counters("PCN_MAX_PORTS", "by port");
+/** The file around a handle_rx: what differs between a standard and a transparent skeleton. */
+interface Kind {
+  defines: string[];
+  counters: ReturnType<typeof counters>;
+  /** The comment above handle_rx. */
+  about: string[];
+  /** Its first lines: the per-packet log. */
+  log: string[];
+  /** How a packet may end, in the TODO comment. */
+  endings: string[];
+}
+
+function program(m: ServiceModel, k: Kind): string {
   return [
     ...header(m),
+    ...k.defines,
     "#include <polycube.h>",
     "",
     ...REASONS,
     "",
-    ...c.map,
+    ...k.counters.map,
     "",
-    "/* A packet received on one of the cube's ports (md->in_port is its id, as in ctx.ports()). */",
+    ...k.about,
     "static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {",
-    '  pcn_log(ctx, LOG_DEBUG, "[INGRESS] packet from port %d, %d bytes", md->in_port, md->packet_len);',
-    ...c.count,
+    ...k.log,
+    ...k.counters.count,
     "",
     "  /* TODO: the service's work.",
     ...HEADERS,
     "   * Each packet ends with one of:",
-    "   *   return pcn_pkt_redirect(ctx, md, out_port);                 out of a port, to its peer",
-    "   *   return pcn_pkt_controller(ctx, md, REASON_SLOWPATH);        to index.ts's packetIn()",
-    "   *   return pcn_pkt_drop(ctx, md);",
-    "   *   return RX_OK;                                               to the stack of the device",
-    "   *                                                               it arrived on",
-    "   * Define PCN_STANDARD_EGRESS before the #include and a handle_tx() to also see the",
-    "   * packets leaving the ports. */",
+    ...k.endings,
     "  return RX_OK;",
     "}",
     "",
   ].join("\n");
 }
 
+function standard(m: ServiceModel): string {
+  return program(m, {
+    defines: [],
+    counters: counters("PCN_MAX_PORTS", "by port"),
+    about: ["/* A packet received on one of the cube's ports (md->in_port is its id, as in ctx.ports()). */"],
+    log: ['  pcn_log(ctx, LOG_DEBUG, "[INGRESS] packet from port %d, %d bytes", md->in_port, md->packet_len);'],
+    endings: [
+      "   *   return pcn_pkt_redirect(ctx, md, out_port);                 out of a port, to its peer",
+      "   *   return pcn_pkt_controller(ctx, md, REASON_SLOWPATH);        to index.ts's packetIn()",
+      "   *   return pcn_pkt_drop(ctx, md);",
+      "   *   return RX_OK;                                               to the stack of the device",
+      "   *                                                               it arrived on",
+      "   * Define PCN_STANDARD_EGRESS before the #include and a handle_tx() to also see the",
+      "   * packets leaving the ports. */",
+    ],
+  });
+}
+
 function transparent(m: ServiceModel): string {
-  const c = counters("2", "by direction");
-  return [
-    ...header(m),
-    "#define PCN_TRANSPARENT",
-    "#include <polycube.h>",
-    "",
-    ...REASONS,
-    "",
-    ...c.map,
-    "",
-    "/* Runs for both directions: md->in_port is PCN_INGRESS (toward the cube port or netdev the",
-    " * cube is attached to) or PCN_EGRESS (coming from it). */",
-    "static __always_inline int handle_rx(CTXTYPE *ctx, struct pkt_metadata *md) {",
-    "  /* pcn_log takes a literal format: one line per direction (or pcn_log_dir(), which puts",
-    '   * "[INGRESS] " or "[EGRESS] " before the message). */',
-    "  if (md->in_port == PCN_EGRESS)",
-    '    pcn_log(ctx, LOG_DEBUG, "[EGRESS] packet, %d bytes", md->packet_len);',
-    "  else",
-    '    pcn_log(ctx, LOG_DEBUG, "[INGRESS] packet, %d bytes", md->packet_len);',
-    ...c.count,
-    "",
-    "  /* TODO: the service's work.",
-    ...HEADERS,
-    "   * Each packet ends with one of:",
-    "   *   return RX_OK;                                         on along the chain",
-    "   *   return RX_DROP;",
-    "   *   return pcn_pkt_controller(ctx, md, REASON_SLOWPATH);  to index.ts's packetIn() */",
-    "  return RX_OK;",
-    "}",
-    "",
-  ].join("\n");
+  return program(m, {
+    defines: ["#define PCN_TRANSPARENT"],
+    counters: counters("2", "by direction"),
+    about: [
+      "/* Runs for both directions: md->in_port is PCN_INGRESS (toward the cube port or netdev the",
+      " * cube is attached to) or PCN_EGRESS (coming from it). */",
+    ],
+    log: [
+      "  /* pcn_log takes a literal format: one line per direction (or pcn_log_dir(), which puts",
+      '   * "[INGRESS] " or "[EGRESS] " before the message). */',
+      "  if (md->in_port == PCN_EGRESS)",
+      '    pcn_log(ctx, LOG_DEBUG, "[EGRESS] packet, %d bytes", md->packet_len);',
+      "  else",
+      '    pcn_log(ctx, LOG_DEBUG, "[INGRESS] packet, %d bytes", md->packet_len);',
+    ],
+    endings: [
+      "   *   return RX_OK;                                         on along the chain",
+      "   *   return RX_DROP;",
+      "   *   return pcn_pkt_controller(ctx, md, REASON_SLOWPATH);  to index.ts's packetIn() */",
+    ],
+  });
 }
 
 export function datapathSkeleton(m: ServiceModel): string {
