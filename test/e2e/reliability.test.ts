@@ -170,3 +170,39 @@ describe("a change the service refuses leaves everything as it was", () => {
     }, 30000);
   }
 });
+
+describe("a netdev that moves to another namespace", () => {
+  /** Waits until the port's peer is cleared (the daemon checks netdevs every second). */
+  async function peerCleared(cube: string, port: string): Promise<boolean> {
+    for (let i = 0; i < 40; i++) {
+      if ((await ok("GET", `/simplebridge/${cube}/ports/${port}/`)).peer === "") return true;
+      await Bun.sleep(100);
+    }
+    return false;
+  }
+
+  for (const type of ["XDP_SKB", "TC"]) {
+    test(`${type}: leaves without the daemon's program, and can be peered again when it comes back`, async () => {
+      const away = `opmv${topo.id}`;
+      sh(`ip netns add ${away}`);
+      try {
+        await ok("POST", "/simplebridge/opmv/", { type, ports: [{ name: "p1", peer: h1.outer }, { name: "p2", peer: h2.outer }] });
+        expect(topo.ping(h1, h2.ip)).toBe(true);
+        sh(`ip link set ${h2.outer} netns ${away}`);
+        expect(await peerCleared("opmv", "p2")).toBe(true);
+        // Nothing of the daemon's went with it.
+        const there = JSON.parse(sh(`ip netns exec ${away} bpftool -j net show`))[0] as { xdp: unknown[]; tc: unknown[] };
+        expect([...there.xdp, ...there.tc]).toEqual([]);
+        sh(`ip -n ${away} link set ${h2.outer} netns 1 && ip link set ${h2.outer} up`);
+        await ok("PATCH", "/simplebridge/opmv/ports/p2/", { peer: h2.outer });
+        expect(topo.ping(h1, h2.ip)).toBe(true);
+        await ok("DELETE", "/simplebridge/opmv/");
+        expect(hooks([h1.outer, h2.outer])).toEqual([]);
+      } finally {
+        await daemon.request("DELETE", "/simplebridge/opmv/");
+        sh(`ip -n ${away} link set ${h2.outer} netns 1 && ip link set ${h2.outer} up`, { allowFail: true });
+        sh(`ip netns del ${away}`, { allowFail: true });
+      }
+    }, 30000);
+  }
+});

@@ -704,7 +704,7 @@ export class Fabric {
     for (const dir of ["ingress", "egress"] as const) {
       const h = use[dir];
       use[dir] = undefined;
-      if (h) this.quietly(`removing the ${dir} hook of ${use.name}`, () => h.close());
+      if (h) this.quietly(`removing the ${dir} hook of ${use.name}`, () => h.close(this.log));
     }
     if (this.netdevs.get(use.name) === use) this.netdevs.delete(use.name);
   }
