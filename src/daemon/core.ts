@@ -57,6 +57,8 @@ const NETDEV_POLL_MS = 1000;
 export interface CoreOptions {
   /** TLS towards remote services: their CA, and the client identity polycubed presents. */
   remoteTls?: { cacert: string; cert?: string; key?: string };
+  /** How long a remote service may take to answer a call (RemoteServiceLink's default unless told). */
+  remoteTimeoutMs?: number;
   /**
    * Pins the datapath under /sys/fs/bpf/polycube/<instance> (docs/datapath.md, "Restarts").
    * adopt: a previous daemon's pinned datapath keeps forwarding until finishAdoption();
@@ -242,7 +244,7 @@ export class Core implements DaemonCore {
       return;
     }
     if (req.type !== "grpc") throw new ServiceError(`services of type ${req.type} cannot be loaded: services are lib (a plug-in package) or grpc (a remote service)`, 400);
-    const link = await RemoteServiceLink.connect({ uri: req.uri, name: req.name, log: daemonLog, tls: this.opts.remoteTls });
+    const link = await RemoteServiceLink.connect({ uri: req.uri, name: req.name, log: daemonLog, tls: this.opts.remoteTls, timeoutMs: this.opts.remoteTimeoutMs });
     // A service run from a plug-in package brings its datapath objects, checked as a plug-in's.
     let objects: string[] = [];
     try {
