@@ -39,3 +39,20 @@ export function daemonAround(daemon: Daemon, topo: { cleanup(): void }, setup: (
     }
   });
 }
+
+/** Pings every 2 ms from a namespace while `during` runs (for up to 30 s); returns transmitted and received. */
+export async function pingThrough(ns: string, to: string, during: () => Promise<void>): Promise<{ sent: number; received: number }> {
+  const p = Bun.spawn(["ip", "netns", "exec", ns, "ping", "-q", "-i", "0.002", "-W", "1", "-w", "30", to], { stdout: "pipe", stderr: "pipe" });
+  try {
+    await Bun.sleep(300);
+    await during();
+    await Bun.sleep(500);
+  } finally {
+    p.kill("SIGINT");
+  }
+  const out = await new Response(p.stdout).text();
+  await p.exited;
+  const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
+  if (!m) throw new Error(`ping: ${out}`);
+  return { sent: Number(m[1]), received: Number(m[2]) };
+}
