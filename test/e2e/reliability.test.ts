@@ -5,12 +5,12 @@
 //   same hook program); a port that static FDB entries name is not deleted before them;
 // - a netdev moved to another namespace takes none of the daemon's programs with it, and can be
 //   used again when it comes back.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Daemon } from "../lib/daemon.ts";
-import { okRequester } from "../lib/datapath.ts";
+import { daemonAround, okRequester, listRows } from "../lib/datapath.ts";
 import { hooks } from "../lib/bpftool.ts";
 import { sh, Topology, type Host } from "../lib/netns.ts";
 
@@ -23,7 +23,7 @@ let h1: Host;
 let h2: Host;
 let h3: Host;
 
-beforeAll(async () => {
+daemonAround(daemon, topo, () => {
   h1 = topo.host(1, "10.185.1.1/24");
   h2 = topo.host(2, "10.185.1.2/24");
   h3 = topo.host(3, "10.185.1.3/24");
@@ -36,23 +36,10 @@ SEC("tc") int tpass(struct __sk_buff *s) { return 0; }
 char _license[] SEC("license") = "GPL";
 `);
   sh(`clang-19 -O2 -target bpf -I /usr/include/${sh("uname -m").trim()}-linux-gnu -c ${src} -o ${foreign}`);
-  await daemon.start();
-});
-
-afterAll(async () => {
-  try {
-    await daemon.stop();
-  } finally {
-    topo.cleanup();
-    daemon.cleanup();
-    rmSync(foreignDir, { recursive: true, force: true });
-  }
-});
+}, { cleanup: () => rmSync(foreignDir, { recursive: true, force: true }) });
 
 /** Rows of a list reply (the last element is its links). */
-async function rows<T>(path: string): Promise<T[]> {
-  return ((await ok("GET", path)) as unknown[]).filter((e): e is T => !Array.isArray(e));
-}
+const rows = <T>(path: string) => listRows<T>(ok, path);
 
 /** The ids of the programs on a netdev's hooks. */
 function programsOn(dev: string): number[] {

@@ -4,11 +4,11 @@
 // SIGKILL restarts, pings every 2 ms through all three lose nothing (the replies reach h1 only
 // through the nat's sessions: h2 has no route back), and bpffs and the hooks hold exactly the
 // objects REST describes.
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Daemon } from "../lib/daemon.ts";
-import { okRequester, pingThrough } from "../lib/datapath.ts";
+import { daemonAround, okRequester, pingThrough, listRows } from "../lib/datapath.ts";
 import { hooks } from "../lib/bpftool.ts";
 import { Topology, type Host } from "../lib/netns.ts";
 
@@ -20,25 +20,13 @@ const ok = okRequester(daemon);
 let h1: Host;
 let h2: Host;
 
-beforeAll(async () => {
+daemonAround(daemon, topo, () => {
   h1 = topo.host(1, "10.185.11.1/24", { gw: "10.185.11.254" });
   h2 = topo.host(2, "10.185.12.1/24"); // no route back to h1's network: only the nat's address answers
-  await daemon.start(opts);
-});
-
-afterAll(async () => {
-  try {
-    await daemon.stop();
-  } finally {
-    topo.cleanup();
-    daemon.cleanup();
-  }
-});
+}, { args: opts });
 
 /** Rows of a list reply (the last element is its links). */
-async function rows<T>(path: string): Promise<T[]> {
-  return (((await ok("GET", path)) ?? []) as unknown[]).filter((e): e is T => !Array.isArray(e));
-}
+const rows = <T>(path: string) => listRows<T>(ok, path);
 
 type NatRow = { "internal-src": string; "internal-dst": string; proto: string; "external-ip": string; "external-port": number };
 

@@ -5,12 +5,12 @@
 // member by member (counts carried, the new member from 0), one whose key changed starts empty
 // with a warning, a new map starts empty; afterwards the kernel holds none of the old build's
 // programs or maps.
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Daemon, polycube } from "../lib/daemon.ts";
-import { okRequester, pingThrough } from "../lib/datapath.ts";
+import { daemonAround, okRequester, pingThrough } from "../lib/datapath.ts";
 import { sh, Topology, type Host } from "../lib/netns.ts";
 
 const work = mkdtempSync(join(tmpdir(), "opup-"));
@@ -97,23 +97,12 @@ function mapId(map: string): number {
   return JSON.parse(sh(`bpftool -j map show pinned ${maps}/${map}`)).id as number;
 }
 
-beforeAll(async () => {
+daemonAround(daemon, topo, () => {
   h1 = topo.host(1, "10.185.21.1/24");
   h2 = topo.host(2, "10.185.21.2/24");
   copyFileSync(build("v1"), installed);
   build("v2");
-  await daemon.start(opts);
-}, 60000);
-
-afterAll(async () => {
-  try {
-    await daemon.stop();
-  } finally {
-    topo.cleanup();
-    daemon.cleanup();
-    rmSync(work, { recursive: true, force: true });
-  }
-});
+}, { args: opts, cleanup: () => rmSync(work, { recursive: true, force: true }) });
 
 test("a restart onto a changed datapath: no ping lost, maps kept, converted or rebuilt, nothing of the old build left", async () => {
   await ok("POST", "/services", { name: "opup", type: "lib", uri: installed });

@@ -64,7 +64,7 @@ function structConverter(from: CType, to: CType, where: string, notes: string[],
         moves.push({ from: o.offset, to: m.offset, size: m.size, fromSize: o.size, convert: inner });
         continue;
       }
-    } else if (!o.type.members && !m.type.members && !o.type.name.includes("[") && !m.type.name.includes("[") && !strict) {
+    } else if (isNumber(o.type) && isNumber(m.type) && !strict) {
       // A number that grew or shrank (little-endian: the low bytes are the value).
       notes.push(`${what} changed from ${o.size} to ${m.size} bytes`);
       moves.push({ from: o.offset, to: m.offset, size: Math.min(o.size, m.size), fromSize: Math.min(o.size, m.size) });
@@ -109,6 +109,11 @@ export function planMigration(old: MapShape, next: MapShape): MigrationPlan {
   }
   if (old.maxEntries > next.maxEntries) notes.push(`it holds ${next.maxEntries} entries, ${old.maxEntries} before: entries beyond are dropped`);
   return { kind: "convert", key, value, notes };
+}
+
+/** An integer (or enum): its value is its low bytes, little-endian. */
+function isNumber(t: CType): boolean {
+  return t.kind ? t.kind === "int" || t.kind === "enum" || t.kind === "bool" || t.kind === "char" : !t.members && !t.name.includes("[");
 }
 
 function describe(t: CType | undefined, size: number): string {
