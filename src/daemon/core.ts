@@ -683,6 +683,7 @@ export class Core implements DaemonCore {
       c?.log.info(`port ${port}: its netdev is gone, peer cleared`);
     }
     if (gone.tcubes.length) this.recordStacks();
+    for (const netdev of await this.fabric.restoreRemovedHooks()) daemonLog.warn(`${netdev}: a hook of the daemon was removed by someone else: put back`);
   }
 }
 

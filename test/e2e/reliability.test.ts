@@ -193,3 +193,37 @@ describe("a netdev that moves to another namespace", () => {
     }, 30000);
   }
 });
+
+describe("a hook removed behind the daemon's back", () => {
+  async function hookBack(dev: string): Promise<boolean> {
+    for (let i = 0; i < 40; i++) {
+      if (hooks([dev]).length === 1) return true;
+      await Bun.sleep(100);
+    }
+    return false;
+  }
+
+  const removals: Array<[string, string, (dev: string) => void]> = [
+    ["XDP_SKB", "ip link set ... xdpgeneric off", (dev) => sh(`ip link set dev ${dev} xdpgeneric off`)],
+    ["TC", "tc qdisc del ... clsact", (dev) => sh(`tc qdisc del dev ${dev} clsact`)],
+    // Its qdisc goes with the move; back before the daemon noticed it was away.
+    ["TC", "a move to another namespace and back", (dev) => sh(`ip netns add opbk${topo.id} && ip link set ${dev} netns opbk${topo.id} && ip -n opbk${topo.id} link set ${dev} netns 1 && ip link set ${dev} up && ip netns del opbk${topo.id}`)],
+  ];
+  for (const [type, how, remove] of removals) {
+    test(`${type}, ${how}: put back within seconds, traffic flows, nothing left after`, async () => {
+      try {
+        await ok("POST", "/simplebridge/opbk/", { type, ports: [{ name: "p1", peer: h1.outer }, { name: "p2", peer: h2.outer }] });
+        expect(topo.ping(h1, h2.ip)).toBe(true);
+        const mark = daemon.log().length;
+        remove(h2.outer);
+        expect(await hookBack(h2.outer)).toBe(true);
+        expect(topo.ping(h1, h2.ip)).toBe(true);
+        expect(daemon.log().slice(mark)).toContain(`${h2.outer}: a hook of the daemon was removed by someone else: put back`);
+      } finally {
+        await daemon.request("DELETE", "/simplebridge/opbk/");
+      }
+      expect(hooks([h1.outer, h2.outer])).toEqual([]);
+      expect(sh(`tc qdisc show dev ${h2.outer}`)).not.toContain("clsact");
+    }, 30000);
+  }
+});

@@ -749,6 +749,27 @@ export class Fabric {
     return { ports, tcubes };
   }
 
+  /**
+   * Hooks someone removed behind the daemon's back (`tc qdisc del ... clsact`, `ip link set ...
+   * xdp off`, a device moved away and back between two checks): put back. Returns the netdevs.
+   */
+  async restoreRemovedHooks(): Promise<string[]> {
+    if (this.hooksHeld) return [];
+    const restored: string[] = [];
+    for (const use of this.netdevs.values()) {
+      if (netdevIndex(use.name) !== use.ifindex) continue; // gone: forgetVanishedNetdevs' business
+      for (const dir of ["ingress", "egress"] as const) {
+        const h = use[dir];
+        if (!h || h.present()) continue;
+        h.abandon();
+        use[dir] = undefined;
+        if (!restored.includes(use.name)) restored.push(use.name);
+      }
+    }
+    if (restored.length) await this.settle("putting back removed hooks");
+    return restored;
+  }
+
   // ---- packet-out --------------------------------------------------------------------------
 
   /** Sends a frame out of a port of a standard cube (to its peer), or into the cube on it. */

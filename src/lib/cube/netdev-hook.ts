@@ -1,7 +1,7 @@
 // A netdev's way into the chains: the pcn_entry program attached at its TC ingress or egress
 // hook, or as its XDP program, following one hop that the control plane keeps up to date.
 import { readdirSync, statSync } from "node:fs";
-import { attachTc, attachXdp, closeFd, clsactOurs, detachXdp, ifindex, programInfo, u32Bytes, withNetns, xdpProgramId, type BpfObject, type TcAttachment, type XdpMode } from "../bpf/index.ts";
+import { attachTc, attachXdp, closeFd, clsactOurs, detachXdp, ifindex, programInfo, tcProgramId, u32Bytes, withNetns, xdpProgramId, type BpfObject, type TcAttachment, type XdpMode } from "../bpf/index.ts";
 import { encodeHop, sameHop, type Hop } from "./hops.ts";
 import { netdevIndex } from "./netdevs.ts";
 import type { DatapathRuntime } from "./runtime.ts";
@@ -13,6 +13,10 @@ export class NetdevHook {
   private hop?: Hop;
   /** Detaches the program; may say what it did beyond that. */
   private detachFn?: () => string | undefined | void;
+  /** Forgets a program that is no longer attached (TC: its filter count). */
+  private forgetFn?: () => void;
+  /** The id of the program attached. */
+  private programId = 0;
 
   private constructor(
     readonly netdev: string,
@@ -31,9 +35,11 @@ export class NetdevHook {
     try {
       h.setHop(hop);
       const fd = obj.program("pcn_entry").fd;
+      h.programId = programInfo(fd).id;
       if (point.kind === "tc") {
         const a: TcAttachment = attachTc(index, point.direction, fd, { replace: previous !== undefined, ownsQdisc: previous?.ownsQdisc });
         h.detachFn = () => a.detach();
+        h.forgetFn = () => a.forget();
       } else {
         try {
           attachXdp(index, fd, point.mode, previous?.fd);
@@ -41,7 +47,7 @@ export class NetdevHook {
           if (previous === undefined) throw e;
           attachXdp(index, fd, point.mode); // another program took its place meanwhile: as new
         }
-        const id = programInfo(fd).id;
+        const id = h.programId;
         h.detachFn = () => {
           // Still on the device where it was attached: detached there (and only if it is ours).
           if (netdevIndex(netdev) === index) {
@@ -70,6 +76,21 @@ export class NetdevHook {
     if (this.hop && sameHop(this.hop, hop)) return;
     this.obj.map("pcn_peers").update(u32Bytes(0), encodeHop(hop));
     this.hop = hop;
+  }
+
+  /** True while the program is attached where it was (someone may have removed it, or the device's qdisc). */
+  present(): boolean {
+    const p = this.point;
+    const id = p.kind === "tc" ? tcProgramId(this.ifindex, p.direction) : xdpProgramId(this.ifindex, p.mode);
+    return id === this.programId;
+  }
+
+  /** A hook someone else removed: forgotten without touching the device (whatever is there now is not ours). */
+  abandon(): void {
+    this.forgetFn?.();
+    this.detachFn = undefined;
+    this.runtime.pins?.forgetHook(this.ifindex, this.point);
+    this.obj.close();
   }
 
   close(log?: Logger): void {
