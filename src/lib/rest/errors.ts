@@ -1,7 +1,7 @@
 // Error replies as the original polycubed sends them (§3.3):
 //  - tagged errors: RESTCONF JSON {"ietf-restconf:errors":{"error":[{error-type, error-tag, error-info}]}}
 //    with the status of the tag;
-//  - untagged errors: plain text, 400 (or the ServiceError's status; 5xx becomes 500, but for 503 and 504).
+//  - untagged errors: plain text, 400 (or the ServiceError's status; 5xx becomes 500, but for 503, 504 and 507).
 import { ServiceError } from "../sdk/types.ts";
 import type { ErrorTag, ValidationError } from "../yang/index.ts";
 
@@ -63,9 +63,10 @@ export function restconfBody(errors: NonNullable<RestError["errors"]>): string {
 /**
  * 5xx statuses that reach the client as they are (the others become 500, as in the original):
  * a remote service that is unreachable (503) or did not answer in time (504), a kernel that
- * cannot do what was asked now (503). A client can tell them from the daemon's own failures.
+ * cannot do what was asked now (503), a table that is full (507). A client can tell them from
+ * the daemon's own failures.
  */
-const PASSED_5XX = new Set([503, 504]);
+const PASSED_5XX = new Set([503, 504, 507]);
 
 /** Turns anything thrown by a handler into the reply the original would send. */
 export function errorResponse(e: unknown): Response {
