@@ -10,6 +10,7 @@ import { netdevIndex, netdevUsable } from "./netdevs.ts";
 import { isInjectorDevice, type Injector } from "./injector.ts";
 import type { DatapathRuntime } from "./runtime.ts";
 import { ShadowNamespace, TWIN_PREFIX } from "./shadow.ts";
+import { AsyncLocalStorage } from "node:async_hooks";
 import { BpfError } from "../bpf/index.ts";
 import type { Logger } from "../sdk/types.ts";
 
@@ -119,6 +120,9 @@ export class Fabric {
   private hooksHeld = false;
   /** The operation under way, if any: netdev hooks it no longer wants stay attached until it is accepted. */
   private tx?: Transaction;
+  /** Which transaction the code running now belongs to (a nested one joins it). */
+  private readonly txContext = new AsyncLocalStorage<Transaction>();
+  private txQueue: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly runtime: DatapathRuntime,
@@ -134,12 +138,26 @@ export class Fabric {
    * A transaction begun inside another joins it.
    */
   async transaction<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.tx) return fn();
+    if (this.tx && this.txContext.getStore() === this.tx) return fn();
+    // One at a time: another one (a change the daemon makes by itself, such as a shadow port
+    // whose interface went) waits for the one under way.
+    const before = this.txQueue;
+    let release!: () => void;
+    this.txQueue = new Promise<void>((r) => (release = r));
+    await before;
+    try {
+      return await this.runTransaction(fn);
+    } finally {
+      release();
+    }
+  }
+
+  private async runTransaction<T>(fn: () => Promise<T>): Promise<T> {
     const tx: Transaction = { snapshot: this.snapshot(), undo: [], done: [] };
     this.tx = tx;
     let result: T;
     try {
-      result = await fn();
+      result = await this.txContext.run(tx, fn);
     } catch (e) {
       this.tx = undefined;
       this.restore(tx.snapshot);
@@ -153,9 +171,9 @@ export class Fabric {
     return result;
   }
 
-  /** Runs a model change on its own transaction unless one is under way. */
+  /** Runs a model change in the transaction under way here, or in one of its own. */
   private change<T>(fn: () => Promise<T>): Promise<T> {
-    return this.tx ? fn() : this.transaction(fn);
+    return this.transaction(fn);
   }
 
   private snapshot(): Snapshot {
@@ -272,7 +290,7 @@ export class Fabric {
     this.cubes.delete(name);
     this.byId.delete(c.program.cubeId);
     // Deleting goes through whatever the hooks say: they are put right on the next change.
-    if (this.tx) await this.relink();
+    if (this.txContext.getStore()) await this.relink();
     else await this.settle(`deleting cube ${name}`);
     c.program.close();
     this.runtime.releaseCubeId(c.program.cubeId);
@@ -693,7 +711,7 @@ export class Fabric {
       } catch (e) {
         // Inside an operation it is refused (and rolled back); elsewhere (a datapath reload,
         // a cube deleted) the netdev stays without hooks, and the log says why.
-        if (this.tx) throw e;
+        if (this.txContext.getStore()) throw e;
         this.log?.error((e as Error).message);
       }
     }
