@@ -82,7 +82,7 @@ export async function main(args: string[]): Promise<void> {
     const remoteTls = o.remoteCacert ? { cacert: o.remoteCacert, cert: o.remoteCert, key: o.remoteKey } : undefined;
     // The datapath is pinned per instance (the REST port); with the topology kept, a restart adopts it.
     const pins = { instance: String(o.port), adopt: o.cubesDumpEnable && !o.cubesDumpCleanInit };
-    core = await Core.start(builtinServices, { remoteTls, pins });
+    core = await Core.start(builtinServices, { remoteTls, remoteTimeoutMs: o.remoteTimeout * 1000, pins });
   } catch (e) {
     daemonLog.critical(`cannot start the datapath: ${(e as Error).message}`);
     releasePid();

@@ -57,6 +57,8 @@ const NETDEV_POLL_MS = 1000;
 export interface CoreOptions {
   /** TLS towards remote services: their CA, and the client identity polycubed presents. */
   remoteTls?: { cacert: string; cert?: string; key?: string };
+  /** How long a remote service may take to answer a call (RemoteServiceLink's default unless told). */
+  remoteTimeoutMs?: number;
   /**
    * Pins the datapath under /sys/fs/bpf/polycube/<instance> (docs/datapath.md, "Restarts").
    * adopt: a previous daemon's pinned datapath keeps forwarding until finishAdoption();
@@ -140,7 +142,7 @@ export class Core implements DaemonCore {
     let injector: Injector | undefined;
     try {
       injector = await Injector.create(runtime);
-      const core = new Core(runtime, injector, new Fabric(runtime, injector), opts);
+      const core = new Core(runtime, injector, new Fabric(runtime, injector, daemonLog), opts);
       if (opts.pins?.adopt) core.fabric.holdHooks();
       for (const m of services) core.register(m, "lib", "builtin");
       await runtime.startEvents(
@@ -242,7 +244,7 @@ export class Core implements DaemonCore {
       return;
     }
     if (req.type !== "grpc") throw new ServiceError(`services of type ${req.type} cannot be loaded: services are lib (a plug-in package) or grpc (a remote service)`, 400);
-    const link = await RemoteServiceLink.connect({ uri: req.uri, name: req.name, log: daemonLog, tls: this.opts.remoteTls });
+    const link = await RemoteServiceLink.connect({ uri: req.uri, name: req.name, log: daemonLog, tls: this.opts.remoteTls, timeoutMs: this.opts.remoteTimeoutMs });
     // A service run from a plug-in package brings its datapath objects, checked as a plug-in's.
     let objects: string[] = [];
     try {
@@ -425,16 +427,13 @@ export class Core implements DaemonCore {
     if (!changes.length) return;
     if (Boolean(next.shadow) !== Boolean(before.shadow)) throw new ServiceError("shadow can be set only at creation", 400, "invalid-value", "shadow");
     if (next.span === true && !c.fabric.shadow) throw new ServiceError("Span mode is not present in no-shadow services", 400, "invalid-value", "span");
-    if (c.fabric.kind === "standard") {
-      this.fabric.checkPortSet(c.fabric, portsOf(next));
-      await this.syncPorts(c, portsOf(next));
-    }
-    try {
+    if (c.fabric.kind === "standard") this.fabric.checkPortSet(c.fabric, portsOf(next));
+    // The ports change first (the service sees them), and go back as they were, untouched,
+    // when the service refuses the configuration (Fabric.transaction).
+    await this.fabric.transaction(async () => {
+      if (c.fabric.kind === "standard") await this.syncPorts(c, portsOf(next));
       if (c.control.apply) await this.serviceCall(c, () => c.control.apply!(serviceChanges(changes), next));
-    } catch (e) {
-      if (c.fabric.kind === "standard") await this.syncPorts(c, portsOf(before));
-      throw e;
-    }
+    });
     c.config = withoutLinks(opts?.handOver ? next : structuredClone(next));
     if (svc.module.ownsConfig) await this.adoptServiceConfig(name);
     this.recordStacks();
@@ -588,14 +587,11 @@ export class Core implements DaemonCore {
   async attach(req: AttachRequest): Promise<void> {
     const t = this.cubes.get(req.cube);
     if (!t) throw new ServiceError(`Cube ${req.cube} does not exist`, 400);
-    await this.fabric.attach(req.cube, req.port, { position: req.position, before: req.before, after: req.after });
     const cfg = this.parentConfig(req.port);
-    try {
+    await this.fabric.transaction(async () => {
+      await this.fabric.attach(req.cube, req.port, { position: req.position, before: req.before, after: req.after });
       await this.serviceCall(t, () => t.control.parentChanged?.(req.port, cfg));
-    } catch (e) {
-      await this.fabric.detach(req.cube, req.port);
-      throw e;
-    }
+    });
     t.parent = req.port;
     t.parentSeen = JSON.stringify(cfg ?? null);
     this.recordStacks();
@@ -687,6 +683,7 @@ export class Core implements DaemonCore {
       c?.log.info(`port ${port}: its netdev is gone, peer cleared`);
     }
     if (gone.tcubes.length) this.recordStacks();
+    for (const netdev of await this.fabric.restoreRemovedHooks()) daemonLog.warn(`${netdev}: a hook of the daemon was removed by someone else: put back`);
   }
 }
 

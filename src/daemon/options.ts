@@ -22,6 +22,8 @@ export interface DaemonOptions {
   /** ...and the certificate and key polycubed presents to them. */
   remoteCert?: string;
   remoteKey?: string;
+  /** Seconds polycubed waits for a remote service's answer before it takes the service as gone. */
+  remoteTimeout: number;
   /** Detach from the terminal (the original's --daemon). */
   daemon: boolean;
   logfile: string;
@@ -39,6 +41,7 @@ export function defaultOptions(): DaemonOptions {
     port: 9000,
     addr: "localhost",
     loglevel: "INFO",
+    remoteTimeout: 5,
     daemon: false,
     logfile: "/var/log/polycube/polycubed.log",
     pidfile: "/var/run/polycube.pid",
@@ -90,6 +93,11 @@ const SPECS: OptionSpec[] = [
   { long: "remote-cacert", kind: "value", help: "CA certificate of remote services (gRPC over TLS)", sample: () => "/etc/polycube/remote-ca.pem", apply(o, v) { o.remoteCacert = v; } },
   { long: "remote-cert", kind: "value", help: "client certificate presented to remote services", sample: () => "/etc/polycube/remote-client.pem", apply(o, v) { o.remoteCert = v; } },
   { long: "remote-key", kind: "value", help: "private key of --remote-cert", sample: () => "/etc/polycube/remote-client.key", apply(o, v) { o.remoteKey = v; } },
+  { long: "remote-timeout", kind: "value", help: "seconds to wait for a remote service's answer (default 5)", sample: (d) => String(d.remoteTimeout), apply(o, v) {
+      const n = Number(v);
+      if (!/^\d+(\.\d+)?$/.test(v) || n <= 0 || n > 3600) throw new OptionsError(`option --remote-timeout: '${v}' is not a number of seconds (above 0, at most 3600)`);
+      o.remoteTimeout = n;
+    } },
   { long: "daemon", short: "d", kind: "flag", help: "run as daemon (default false)", sample: (d) => String(d.daemon), apply(o, v) { o.daemon = parseBool("daemon", v); } },
   { long: "logfile", kind: "value", help: "log file (default /var/log/polycube/polycubed.log)", sample: (d) => d.logfile, apply(o, v) { o.logfile = v; } },
   { long: "pidfile", kind: "value", help: "pid file (default /var/run/polycube.pid)", sample: (d) => d.pidfile, apply(o, v) { o.pidfile = v; } },

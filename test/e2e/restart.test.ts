@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Daemon } from "../lib/daemon.ts";
-import { okRequester } from "../lib/datapath.ts";
+import { okRequester, pingThrough as pingThroughFrom } from "../lib/datapath.ts";
 import { hooks } from "../lib/bpftool.ts";
 import { sh, Topology, type Host } from "../lib/netns.ts";
 
@@ -45,18 +45,9 @@ async function build(type = "TC"): Promise<void> {
   expect(topo.ping(h1, h2.ip, 3)).toBe(true);
 }
 
-/** pings every 2 ms while `during` runs; returns transmitted and received. */
-async function pingThrough(during: () => Promise<void>): Promise<{ sent: number; received: number }> {
-  const p = Bun.spawn(["ip", "netns", "exec", h1.ns, "ping", "-q", "-i", "0.002", "-W", "1", "-w", "30", h2.ip], { stdout: "pipe", stderr: "pipe" });
-  await Bun.sleep(300);
-  await during();
-  await Bun.sleep(500);
-  p.kill("SIGINT");
-  const out = await new Response(p.stdout).text();
-  await p.exited;
-  const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
-  if (!m) throw new Error(`ping: ${out}`);
-  return { sent: Number(m[1]), received: Number(m[2]) };
+/** pings every 2 ms from h1 to h2 while `during` runs. */
+function pingThrough(during: () => Promise<void>): Promise<{ sent: number; received: number }> {
+  return pingThroughFrom(h1.ns, h2.ip, during);
 }
 
 function mapId(path: string): number {

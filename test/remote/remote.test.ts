@@ -63,7 +63,7 @@ describe("remote service over gRPC", () => {
     await killService();
     await Bun.sleep(200);
     const r = await daemon.request("GET", "/simplebridge/rsb1/");
-    expect(r.status).toBe(500);
+    expect(r.status).toBe(503);
     expect(r.text).toContain("unreachable");
     const cli = await daemon.cli(["rsb1", "show"]);
     expect(cli.code).not.toBe(0);

@@ -105,6 +105,8 @@ export interface TcAttachment {
   readonly ifindex: number;
   readonly direction: TcDirection;
   detach(): void;
+  /** The filter is gone already (removed by someone else, with its qdisc): stop counting it, touch nothing. */
+  forget(): void;
 }
 
 /**
@@ -143,6 +145,11 @@ export function attachTc(index: number, direction: TcDirection, progFd: number, 
       // ENOENT/ENODEV: the filter or the device is already gone, which is what we wanted.
       if (r < 0 && r !== -2 && r !== -19) check(r, () => `detach TC ${direction} program from ${where(index)}`);
       if (track(index, -1, false)) destroyClsactIfOurs(index);
+    },
+    forget() {
+      if (!attached) return;
+      attached = false;
+      track(index, -1, false);
     },
   };
 }

@@ -1,6 +1,6 @@
 // C types of map keys and values, read from an object's BTF: what a service's codecs are
 // checked against (name, size, struct members with their offsets and sizes).
-import { read, type Pointer } from "bun:ffi";
+import { ptr, read, type Pointer } from "bun:ffi";
 import { lib } from "./libbpf.ts";
 import type { CMember, CType } from "../sdk/types.ts";
 
@@ -97,4 +97,22 @@ export function mapTypes(btf: Pointer | null, map: Pointer): { key?: CType; valu
     key: describeType(btf, lib.bpf_map__btf_key_type_id(map)),
     value: describeType(btf, lib.bpf_map__btf_value_type_id(map)),
   };
+}
+
+/**
+ * Key and value C types of a map already in the kernel (a pinned one, say), from the BTF the
+ * kernel keeps for it: empty when it was created without BTF.
+ */
+export function kernelMapTypes(fd: number): { key?: CType; value?: CType } {
+  // struct bpf_map_info: ... btf_id at byte 64, btf_key_type_id at 68, btf_value_type_id at 72
+  const info = new Uint32Array(32);
+  const len = new Uint32Array([info.byteLength]);
+  if (lib.bpf_obj_get_info_by_fd(fd, ptr(info), ptr(len)) < 0 || !info[16]) return {};
+  const btf = lib.btf__load_from_kernel_by_id(info[16]!) as Pointer | null;
+  if (!btf) return {};
+  try {
+    return { key: describeType(btf, info[17]!), value: describeType(btf, info[18]!) };
+  } finally {
+    lib.btf__free(btf);
+  }
 }

@@ -8,7 +8,7 @@ export { RingBufferReader } from "./ringbuf.ts";
 export { embeddedObject, embeddedObjectNames, registerObject, unregisterObject } from "./embedded.ts";
 export * as codec from "./codec.ts";
 export { TypedMap } from "./typed-map.ts";
-export { describeType, type CType, type CMember } from "./btf.ts";
+export { describeType, kernelMapTypes, type CType, type CMember } from "./btf.ts";
 export { PacketSocket } from "./packet-socket.ts";
 export { withNetns } from "./netns.ts";
 export { programFdById, programInfo, closeProgramFd, type ProgramInfo } from "./prog-by-id.ts";

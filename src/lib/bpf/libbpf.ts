@@ -25,6 +25,8 @@ export const lib = dlopen("libbpf.so.1", {
   btf__type_by_id: { args: [p, u32], returns: p },
   btf__name_by_offset: { args: [p, u32], returns: T.cstring },
   btf__resolve_size: { args: [p, u32], returns: T.i64 },
+  btf__load_from_kernel_by_id: { args: [u32], returns: p },
+  btf__free: { args: [p], returns: T.void },
   bpf_map__btf_key_type_id: { args: [p], returns: u32 },
   bpf_map__btf_value_type_id: { args: [p], returns: u32 },
   bpf_map__key_size: { args: [p], returns: u32 },

@@ -10,6 +10,9 @@ import { netdevIndex, netdevUsable } from "./netdevs.ts";
 import { isInjectorDevice, type Injector } from "./injector.ts";
 import type { DatapathRuntime } from "./runtime.ts";
 import { ShadowNamespace, TWIN_PREFIX } from "./shadow.ts";
+import { AsyncLocalStorage } from "node:async_hooks";
+import { BpfError } from "../bpf/index.ts";
+import type { Logger } from "../sdk/types.ts";
 
 export const MAX_PORTS = 128;
 /** pcn_cfg flags (bpf/polycube.h). */
@@ -76,17 +79,151 @@ function splitPeer(peer: string): [string, string] | undefined {
   return i > 0 ? [peer.slice(0, i), peer.slice(i + 1)] : undefined;
 }
 
+/** The model as it was when a transaction began: what a rollback puts back. */
+interface Snapshot {
+  cubes: Array<{ cube: FabricCube; ports: Array<[string, FabricPort]>; twins: Array<[string, FabricPort]>; links: Array<[FabricPort, string, string[]]>; parent: string }>;
+  netdevs: Array<[NetdevUse, string[]]>;
+}
+
+/** One operation on the model: all of it happens, or none of it (see Fabric.transaction). */
+interface Transaction {
+  snapshot: Snapshot;
+  /** Run when the operation is refused (interfaces it created go). */
+  undo: Array<() => void>;
+  /** Run when it is accepted (interfaces of ports it removed go). */
+  done: Array<() => void>;
+}
+
+const EBUSY = 16;
+const EEXIST = 17;
+const ENODEV = 19;
+const EOPNOTSUPP = 95;
+
+/** A netdev hook the kernel refused, as the error users see: 409 when the device is in the way, else 503. */
+function hookError(netdev: string, point: HookPoint, e: unknown): ServiceError {
+  if (e instanceof ServiceError) return e;
+  const what = point.kind === "xdp" ? `an XDP program (${point.mode} mode)` : `a TC ${point.direction} filter`;
+  if (e instanceof BpfError) {
+    if (e.errno === EBUSY || e.errno === EEXIST)
+      return new ServiceError(`cannot attach ${what} to ${netdev}: it already has one that polycube did not put there (remove it first)`, 409);
+    if (e.errno === EOPNOTSUPP) return new ServiceError(`cannot attach ${what} to ${netdev}: the device does not support it`, 409);
+    if (e.errno === ENODEV) return new ServiceError(`cannot attach ${what} to ${netdev}: the device is gone`, 409);
+  }
+  return new ServiceError(`cannot attach ${what} to ${netdev}: ${(e as Error).message}`, 503);
+}
+
 export class Fabric {
   private readonly cubes = new Map<string, FabricCube>();
   private readonly byId = new Map<number, FabricCube>();
   private readonly netdevs = new Map<string, NetdevUse>();
   /** While a restart adopts a previous daemon's datapath, netdev hooks stay as they are (releaseHooks). */
   private hooksHeld = false;
+  /** The operation under way, if any: netdev hooks it no longer wants stay attached until it is accepted. */
+  private tx?: Transaction;
+  /** Which transaction the code running now belongs to (a nested one joins it). */
+  private readonly txContext = new AsyncLocalStorage<Transaction>();
+  private txQueue: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly runtime: DatapathRuntime,
     private readonly injector: Injector,
+    private readonly log?: Logger,
   ) {}
+
+  /**
+   * Runs an operation on the model (and whatever the caller does with it, such as asking the
+   * cube's service) all or nothing: when fn throws, every port, peer and stack is put back as
+   * it was (the same port objects: same ids and uuids), hooks it attached are removed, and the
+   * hooks it would have removed were never touched (they are removed only once fn succeeds).
+   * A transaction begun inside another joins it.
+   */
+  async transaction<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.tx && this.txContext.getStore() === this.tx) return fn();
+    // One at a time: another one (a change the daemon makes by itself, such as a shadow port
+    // whose interface went) waits for the one under way.
+    const before = this.txQueue;
+    let release!: () => void;
+    this.txQueue = new Promise<void>((r) => (release = r));
+    await before;
+    try {
+      return await this.runTransaction(fn);
+    } finally {
+      release();
+    }
+  }
+
+  private async runTransaction<T>(fn: () => Promise<T>): Promise<T> {
+    const tx: Transaction = { snapshot: this.snapshot(), undo: [], done: [] };
+    this.tx = tx;
+    let result: T;
+    try {
+      result = await this.txContext.run(tx, fn);
+    } catch (e) {
+      this.tx = undefined;
+      this.restore(tx.snapshot);
+      await this.settle("rolling back");
+      for (const u of tx.undo.reverse()) this.quietly("rolling back", u);
+      throw e;
+    }
+    this.tx = undefined;
+    await this.settle("finishing");
+    for (const d of tx.done) this.quietly("finishing", d);
+    return result;
+  }
+
+  /** Runs a model change in the transaction under way here, or in one of its own. */
+  private change<T>(fn: () => Promise<T>): Promise<T> {
+    return this.transaction(fn);
+  }
+
+  private snapshot(): Snapshot {
+    const cubes: Snapshot["cubes"] = [];
+    for (const c of this.cubes.values()) {
+      const ports = [...c.ports];
+      const twins = [...c.twins];
+      cubes.push({ cube: c, ports, twins, links: allPorts(c).map((p) => [p, p.peer, [...p.tcubes]]), parent: c.parent });
+    }
+    return { cubes, netdevs: [...this.netdevs.values()].map((u) => [u, [...u.tcubes]]) };
+  }
+
+  private restore(s: Snapshot): void {
+    for (const { cube, ports, twins, links, parent } of s.cubes) {
+      if (this.cubes.get(cube.name) !== cube) continue; // deleted meanwhile: nothing to put back
+      for (const [map, entries] of [[cube.ports, ports], [cube.twins, twins]] as const) {
+        for (const p of map.values()) if (!entries.some(([, q]) => q === p)) cube.program.setHop(p.id, DROP); // added meanwhile
+        map.clear();
+        for (const [k, p] of entries) map.set(k, p);
+      }
+      for (const [p, peer, tcubes] of links) {
+        p.peer = peer;
+        p.tcubes.splice(0, p.tcubes.length, ...tcubes);
+      }
+      cube.parent = parent;
+    }
+    const before = new Set(s.netdevs.map(([use]) => use));
+    for (const use of this.netdevs.values()) if (!before.has(use)) use.tcubes.length = 0; // its hooks go in the relink that follows
+    for (const [use, tcubes] of s.netdevs) {
+      use.tcubes.splice(0, use.tcubes.length, ...tcubes);
+      if (!this.netdevs.has(use.name)) this.netdevs.set(use.name, use);
+    }
+  }
+
+  /** After a transaction: the hops of the model, and the hooks it wants, no more. Failures are logged: the model is already decided. */
+  private async settle(what: string): Promise<void> {
+    try {
+      await this.relink();
+    } catch (e) {
+      this.log?.error(`${what}: ${(e as Error).message}`);
+    }
+  }
+
+  private quietly(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.log?.error(`${what}: ${(e as Error).message}`);
+    }
+  }
 
   cube(name: string): FabricCube | undefined {
     return this.cubes.get(name);
@@ -152,7 +289,9 @@ export class Fabric {
     c.twins.clear();
     this.cubes.delete(name);
     this.byId.delete(c.program.cubeId);
-    await this.relink();
+    // Deleting goes through whatever the hooks say: they are put right on the next change.
+    if (this.txContext.getStore()) await this.relink();
+    else await this.settle(`deleting cube ${name}`);
     c.program.close();
     this.runtime.releaseCubeId(c.program.cubeId);
     c.shadow?.destroy();
@@ -182,7 +321,11 @@ export class Fabric {
     this.checkPeer(c, port, peer);
   }
 
-  async addPort(cube: string, port: string, peer = ""): Promise<FabricPort> {
+  addPort(cube: string, port: string, peer = ""): Promise<FabricPort> {
+    return this.change(() => this.addPortNow(cube, port, peer));
+  }
+
+  private async addPortNow(cube: string, port: string, peer: string): Promise<FabricPort> {
     this.checkPort(cube, port, peer);
     const c = this.must(cube);
     const used = new Set(allPorts(c).map((p) => p.id));
@@ -192,7 +335,9 @@ export class Fabric {
     while (used.has(id)) id += step;
     const p: FabricPort = { name: port, id, uuid: crypto.randomUUID(), peer, tcubes: [] };
     if (c.shadow) {
-      const host = c.shadow.addPort(port);
+      const shadow = c.shadow;
+      const host = shadow.addPort(port);
+      this.tx?.undo.push(() => shadow.removePort(port));
       c.twins.set(port, { name: `${TWIN_PREFIX}${port}`, id: id + 1, uuid: crypto.randomUUID(), peer: host, tcubes: [] });
     }
     c.ports.set(port, p);
@@ -201,7 +346,11 @@ export class Fabric {
   }
 
   /** Removes a port: its peer is cleared and its transparent cubes are detached. */
-  async removePort(cube: string, port: string): Promise<void> {
+  removePort(cube: string, port: string): Promise<void> {
+    return this.change(() => this.removePortNow(cube, port));
+  }
+
+  private async removePortNow(cube: string, port: string): Promise<void> {
     const c = this.must(cube);
     const p = c.ports.get(port);
     if (!p) throw new ServiceError(`Port ${port} does not exist`, 404);
@@ -214,7 +363,9 @@ export class Fabric {
       c.program.setHop(twin.id, DROP);
     }
     await this.relink();
-    if (twin) c.shadow?.removePort(port);
+    // The port's interface in the namespace goes once the operation is accepted.
+    const shadow = c.shadow;
+    if (twin && shadow) this.tx!.done.push(() => shadow.removePort(port));
   }
 
   /**
@@ -262,8 +413,10 @@ export class Fabric {
     const p = c.ports.get(port);
     if (!p) throw new ServiceError(`Port ${port} does not exist`, 404);
     this.checkPeer(c, port, peer);
-    p.peer = peer;
-    await this.relink();
+    await this.change(async () => {
+      p.peer = peer;
+      await this.relink();
+    });
   }
 
   port(cube: string, port: string): FabricPort | undefined {
@@ -288,11 +441,13 @@ export class Fabric {
     if (t.parent) throw new ServiceError(`Cube ${tcube} is already attached`, 400);
     if ((pos.position && (pos.before || pos.after)) || (pos.before && pos.after))
       throw new ServiceError("position, before and after are mutually exclusive", 400);
-    const stack = this.stackFor(t, target);
-    const index = this.insertionIndex(t, stack, pos, !splitPeer(target));
-    stack.splice(index, 0, tcube);
-    t.parent = target;
-    await this.relink();
+    await this.change(async () => {
+      const stack = this.stackFor(t, target);
+      const index = this.insertionIndex(t, stack, pos, !splitPeer(target));
+      stack.splice(index, 0, tcube);
+      t.parent = target;
+      await this.relink();
+    });
   }
 
   async detach(tcube: string, target: string): Promise<void> {
@@ -301,8 +456,10 @@ export class Fabric {
       if (!splitPeer(target) && netdevIndex(target) === undefined) throw new ServiceError(`netdev ${target} not found`, 404);
       throw new ServiceError("Cube doesn't exist", 404);
     }
-    this.unstack(t);
-    await this.relink();
+    await this.change(async () => {
+      this.unstack(t);
+      await this.relink();
+    });
   }
 
   /** The stack a transparent cube would join at `target`, after checking it may. */
@@ -537,10 +694,10 @@ export class Fabric {
       wanted.set(use.name, w);
     }
     for (const [name, use] of this.netdevs) {
-      if (wanted.has(name) && netdevIndex(name) === use.ifindex) continue;
-      use.ingress?.close();
-      use.egress?.close();
-      this.netdevs.delete(name);
+      const present = netdevIndex(name) === use.ifindex;
+      // A hook the operation under way no longer wants stays as it is until the operation is accepted.
+      if (present && (wanted.has(name) || this.tx)) continue;
+      this.closeUse(use);
     }
     for (const [name, w] of wanted) {
       let use = this.netdevs.get(name);
@@ -548,9 +705,26 @@ export class Fabric {
         use = { name, ifindex: netdevIndex(name)!, flavour: flavourOf(w.type), type: w.type, tcubes: [] };
         this.netdevs.set(name, use);
       }
-      await this.syncHook(use, "ingress", w.ingress);
-      await this.syncHook(use, "egress", w.egress);
+      try {
+        await this.syncHook(use, "ingress", w.ingress);
+        await this.syncHook(use, "egress", w.egress);
+      } catch (e) {
+        // Inside an operation it is refused (and rolled back); elsewhere (a datapath reload,
+        // a cube deleted) the netdev stays without hooks, and the log says why.
+        if (this.txContext.getStore()) throw e;
+        this.log?.error((e as Error).message);
+      }
     }
+  }
+
+  /** Removes a netdev's hooks and forgets it. */
+  private closeUse(use: NetdevUse): void {
+    for (const dir of ["ingress", "egress"] as const) {
+      const h = use[dir];
+      use[dir] = undefined;
+      if (h) this.quietly(`removing the ${dir} hook of ${use.name}`, () => h.close(this.log));
+    }
+    if (this.netdevs.get(use.name) === use) this.netdevs.delete(use.name);
   }
 
   private async syncHook(use: NetdevUse, dir: "ingress" | "egress", hop: Hop | undefined): Promise<void> {
@@ -563,7 +737,11 @@ export class Fabric {
     if (current) return current.setHop(hop);
     // XDP has no egress hook: a netdev's egress chain starts at TC egress for every cube type.
     const point: HookPoint = use.flavour === "tc" || dir === "egress" ? { kind: "tc", direction: dir } : { kind: "xdp", mode: use.type === "XDP_DRV" ? "drv" : "skb" };
-    use[dir] = await NetdevHook.attach(this.runtime, use.name, point, hop);
+    try {
+      use[dir] = await NetdevHook.attach(this.runtime, use.name, point, hop);
+    } catch (e) {
+      throw hookError(use.name, point, e);
+    }
   }
 
   /**
@@ -585,8 +763,29 @@ export class Fabric {
           this.unstack(this.cubes.get(t)!);
           tcubes.push(t);
         }
-    if (ports.length || tcubes.length || [...this.netdevs.values()].some((u) => netdevIndex(u.name) !== u.ifindex)) await this.relink();
+    if (ports.length || tcubes.length || [...this.netdevs.values()].some((u) => netdevIndex(u.name) !== u.ifindex)) await this.settle("following netdevs");
     return { ports, tcubes };
+  }
+
+  /**
+   * Hooks someone removed behind the daemon's back (`tc qdisc del ... clsact`, `ip link set ...
+   * xdp off`, a device moved away and back between two checks): put back. Returns the netdevs.
+   */
+  async restoreRemovedHooks(): Promise<string[]> {
+    if (this.hooksHeld) return [];
+    const restored: string[] = [];
+    for (const use of this.netdevs.values()) {
+      if (netdevIndex(use.name) !== use.ifindex) continue; // gone: forgetVanishedNetdevs' business
+      for (const dir of ["ingress", "egress"] as const) {
+        const h = use[dir];
+        if (!h || h.present()) continue;
+        h.abandon();
+        use[dir] = undefined;
+        if (!restored.includes(use.name)) restored.push(use.name);
+      }
+    }
+    if (restored.length) await this.settle("putting back removed hooks");
+    return restored;
   }
 
   // ---- packet-out --------------------------------------------------------------------------
@@ -639,10 +838,7 @@ export class Fabric {
   /** Every hook and program: for shutdown. */
   async closeAll(): Promise<void> {
     for (const name of [...this.cubes.keys()]) await this.removeCube(name);
-    for (const use of this.netdevs.values()) {
-      use.ingress?.close();
-      use.egress?.close();
-    }
+    for (const use of [...this.netdevs.values()]) this.closeUse(use);
     this.netdevs.clear();
   }
 }

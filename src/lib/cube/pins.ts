@@ -11,7 +11,8 @@
 // did not claim (cubes no longer in the topology, hooks no longer wanted). A daemon that does
 // not adopt removes everything it finds there first (orphans of a killed daemon).
 import { existsSync, mkdirSync, readdirSync, rmSync, unlinkSync } from "node:fs";
-import { BpfMap, closeFd, detachTcFilter, detachXdp, openPinned, pinFd, programInfo, tcProgramId, xdpProgramId, type BpfObject } from "../bpf/index.ts";
+import { BpfMap, closeFd, detachTcFilter, detachXdp, kernelMapTypes, openPinned, pinFd, programInfo, tcProgramId, xdpProgramId, type BpfObject } from "../bpf/index.ts";
+import { planMigration, type MigrationPlan } from "./migrate.ts";
 import type { Logger } from "../sdk/types.ts";
 import type { HookPoint } from "./netdev-hook.ts";
 
@@ -33,6 +34,7 @@ export function isStateMap(name: string): boolean {
   return !name.includes(".") && !name.startsWith("pcn_");
 }
 
+/** The runtime's own maps: same kind and sizes (they have no BTF). */
 function sameLayout(m: BpfMap, spec: MapSpec): boolean {
   return m.type === spec.type && m.keySize === spec.keySize && m.valueSize === spec.valueSize && m.maxEntries === spec.maxEntries;
 }
@@ -83,33 +85,65 @@ export class PinStore {
   }
 
   /**
-   * Fds of the pinned maps an object being loaded for a cube should reuse (state maps of the
-   * same name and layout); a map whose layout changed is dropped with a warning and rebuilt.
-   * The caller closes the fds once the object reused them.
+   * What an object being loaded for a cube takes of the pinned maps (state maps of the same
+   * name): those of the same layout to reuse (fds), those whose layout changed to convert into
+   * the new maps once loaded (carryOver); the others start empty, with a warning. The caller
+   * closes every fd.
    */
-  adoptMaps(cube: string, object: string, obj: BpfObject): Map<string, number> {
-    const out = new Map<string, number>();
+  adoptMaps(cube: string, object: string, obj: BpfObject): { reuse: Map<string, number>; convert: Array<{ name: string; fd: number; plan: Extract<MigrationPlan, { kind: "convert" }> }> } {
+    const out = { reuse: new Map<string, number>(), convert: [] as Array<{ name: string; fd: number; plan: Extract<MigrationPlan, { kind: "convert" }> }> };
     if (!this.adopting) return out;
     const dir = this.cubePath(cube, object);
     if (!existsSync(dir)) return out;
+    const declared = obj.describeMaps();
     for (const name of obj.mapNames()) {
       if (!isStateMap(name) || !existsSync(`${dir}/${name}`)) continue;
       const path = `${dir}/${name}`;
       try {
         const fd = openPinned(path);
         const m = BpfMap.fromFd(fd, name, { owned: false });
-        if (sameLayout(m, obj.mapSpec(name))) {
-          out.set(name, fd);
-          continue;
+        const plan = planMigration({ type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, ...kernelMapTypes(fd) }, { ...obj.mapSpec(name), ...declared[name] });
+        if (plan.kind === "reuse") out.reuse.set(name, fd);
+        else if (plan.kind === "convert") out.convert.push({ name, fd, plan });
+        else {
+          closeFd(fd);
+          this.log.warn(`cube ${cube}: map ${name} changed layout (${m.keySize}/${m.valueSize}/${m.maxEntries} bytes/entries before), ${plan.why}: its entries are not kept`);
+          unlinkSync(path);
         }
-        closeFd(fd);
-        this.log.warn(`cube ${cube}: map ${name} changed layout (${m.keySize}/${m.valueSize}/${m.maxEntries} bytes/entries before): its entries are not kept`);
-        unlinkSync(path);
       } catch (e) {
         this.log.warn(`cube ${cube}: cannot adopt map ${name}: ${(e as Error).message}`);
       }
     }
     return out;
+  }
+
+  /** After load: the entries of the previous maps whose layout changed, converted into the new ones. */
+  carryOver(cube: string, obj: BpfObject, convert: Array<{ name: string; fd: number; plan: Extract<MigrationPlan, { kind: "convert" }> }>): void {
+    for (const { name, fd, plan } of convert) {
+      try {
+        const entries = BpfMap.fromFd(fd, name, { owned: false }).entries().map(([k, v]) => [plan.key(k), plan.value(v)] as [Uint8Array, Uint8Array]);
+        const target = obj.map(name);
+        let kept = entries.length;
+        try {
+          target.updateMany(entries);
+        } catch {
+          // (A smaller map: as many as fit.)
+          kept = 0;
+          for (const [k, v] of entries) {
+            try {
+              target.update(k, v);
+              kept++;
+            } catch {
+              /* full, or an index beyond the new array */
+            }
+          }
+        }
+        const notes = plan.notes.length ? ` (${plan.notes.join("; ")})` : "";
+        this.log.warn(`cube ${cube}: map ${name} changed layout: ${kept} of ${entries.length} entries converted${notes}`);
+      } catch (e) {
+        this.log.warn(`cube ${cube}: map ${name} changed layout and its entries could not be converted: ${(e as Error).message}`);
+      }
+    }
   }
 
   /**

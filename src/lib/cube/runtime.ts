@@ -129,20 +129,23 @@ export class DatapathRuntime {
   /** As load(), from an object's bytes (a plug-in's, checked before it is registered). */
   loadBytes(bytes: Uint8Array, name: string, flavour: Flavour, globals: Record<string, number | bigint | boolean>, keep: Map<string, number> = new Map(), pinFor?: string): BpfObject {
     const obj = BpfObject.open(bytes, name);
-    // pinFor (a cube's name): its state maps are pinned; a first load adopts the pinned ones.
-    let adopted = new Map<string, number>();
+    // pinFor (a cube's name): its state maps are pinned; a first load adopts the pinned ones
+    // (reused as they are, or, when the layout changed, converted into the new maps).
+    let adopted: ReturnType<PinStore["adoptMaps"]> = { reuse: new Map(), convert: [] };
     try {
       if (pinFor !== undefined && this.pins && keep.size === 0) adopted = this.pins.adoptMaps(pinFor, name, obj);
       for (const m of SHARED_MAPS) if (obj.hasMap(m)) obj.reuseMap(m, m === "pcn_nodes" ? this.nodes[flavour].fd : this.events.fd);
       for (const [m, fd] of keep) if (obj.hasMap(m)) obj.reuseMap(m, fd);
-      for (const [m, fd] of adopted) obj.reuseMap(m, fd);
+      for (const [m, fd] of adopted.reuse) obj.reuseMap(m, fd);
       obj.setGlobals(globals);
       obj.load();
+      if (adopted.convert.length) this.pins!.carryOver(pinFor!, obj, adopted.convert);
     } catch (e) {
       obj.close();
       throw e;
     } finally {
-      for (const fd of adopted.values()) closeFd(fd); // libbpf holds its own copies
+      for (const fd of adopted.reuse.values()) closeFd(fd); // libbpf holds its own copies
+      for (const c of adopted.convert) closeFd(c.fd);
     }
     if (pinFor !== undefined && this.pins) this.pins.pinMaps(pinFor, name, obj);
     return obj;

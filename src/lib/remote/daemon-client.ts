@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { checkServerIdentity } from "node:tls";
 import { remoteService, type DaemonMessage, type ServiceMessage, type ReplyMsg, type SdkCallMsg } from "./protocol.ts";
-import { Session, OK } from "./session.ts";
+import { Session, OK, SessionClosedError, SessionTimeoutError } from "./session.ts";
 import { decodeGlobals, snapshotOf } from "./wire.ts";
 import { ServiceError } from "../sdk/types.ts";
 import type { CubeContext, CubeControl, Direction, JsonObject, Logger, PacketIn, ServiceKind, ServiceModule, StackPlace } from "../sdk/types.ts";
@@ -26,7 +26,12 @@ export interface RemoteLinkOptions {
   tls?: { cacert: string; cert?: string; key?: string };
   /** Delay between redials after the service went away. */
   redialMs?: number;
+  /** How long a call may wait for the service's answer (DEFAULT_TIMEOUT_MS unless told). */
+  timeoutMs?: number;
 }
+
+/** How long the daemon waits for a remote service's answer, unless told otherwise (--remote-timeout). */
+export const DEFAULT_TIMEOUT_MS = 5000;
 
 interface RemoteCube {
   ctx: CubeContext;
@@ -77,7 +82,8 @@ export class RemoteServiceLink {
   static async connect(opts: RemoteLinkOptions): Promise<RemoteServiceLink> {
     const link = new RemoteServiceLink(opts);
     try {
-      const reg = await link.open();
+      const { reg, session } = await link.open();
+      link.use(session);
       if (opts.name && reg.name !== opts.name) {
         throw new ServiceError(`remote service at ${opts.uri} is ${reg.name}, not ${opts.name}`, 400);
       }
@@ -99,21 +105,32 @@ export class RemoteServiceLink {
   close(): void {
     this.closed = true;
     clearTimeout(this.redialTimer);
+    this.redialTimer = undefined;
     this.session?.close("service removed");
     this.client.close();
   }
 
-  private async open(): Promise<NonNullable<ReplyMsg["registration"]>> {
+  /** A session on which the service answered: calls go there from now on. */
+  private use(session: ServiceSession): void {
+    this.session = session;
+    session.onClose((why) => this.lost(why));
+  }
+
+  /** Dials, and waits for the service's registration (not taken into use yet). */
+  private async open(): Promise<{ reg: NonNullable<ReplyMsg["registration"]>; session: ServiceSession }> {
     const deadline = Date.now() + 5000;
     await new Promise<void>((resolve, reject) =>
       this.client.waitForReady(deadline, (err) => (err ? reject(err) : resolve())),
     );
     const session: ServiceSession = new Session<DaemonMessage, ServiceMessage>(this.client.Session(), (m) => this.serve(m));
-    this.session = session;
-    session.onClose((why) => this.lost(why));
-    const reply = await session.request({ hello: { daemonVersion: VERSION } });
-    if (!reply.registration?.name) throw new ServiceError(`remote service at ${this.opts.uri} did not register`, 502);
-    return reply.registration;
+    try {
+      const reply = await session.request({ hello: { daemonVersion: VERSION } }, this.timeoutMs);
+      if (!reply.registration?.name) throw new ServiceError(`remote service at ${this.opts.uri} did not register`, 502);
+      return { reg: reply.registration, session };
+    } catch (e) {
+      session.close("no registration");
+      throw e;
+    }
   }
 
   private lost(why: string): void {
@@ -123,33 +140,65 @@ export class RemoteServiceLink {
   }
 
   private scheduleRedial(): void {
-    if (this.closed) return;
-    this.redialTimer = setTimeout(() => void this.redial(), this.opts.redialMs ?? 500);
+    if (this.closed || this.redialTimer) return;
+    this.redialTimer = setTimeout(() => {
+      this.redialTimer = undefined;
+      void this.redial();
+    }, this.opts.redialMs ?? 500);
   }
 
   private async redial(): Promise<void> {
     if (this.closed || this.available) return;
+    let session: ServiceSession | undefined;
     try {
-      const reg = await this.open();
-      if (reg.name !== this.registration.name) throw new Error(`a different service (${reg.name}) answers at ${this.opts.uri}`);
-      for (const [name, cube] of this.cubes) await this.call(name, "create_cube", cube.config, cube.ctx);
-      this.opts.log.info(`remote service ${reg.name} is back at ${this.opts.uri}; ${this.cubes.size} cubes restored`);
+      const opened = await this.open();
+      session = opened.session;
+      if (opened.reg.name !== this.registration.name) throw new Error(`a different service (${opened.reg.name}) answers at ${this.opts.uri}`);
+      // Its cubes are created again before anything else reaches it.
+      for (const [name, cube] of this.cubes) await this.callOn(session, name, "create_cube", cube.config, cube.ctx);
+      this.use(session);
+      this.opts.log.info(`remote service ${opened.reg.name} is back at ${this.opts.uri}; ${this.cubes.size} cubes restored`);
     } catch (e) {
       this.opts.log.debug(`redial ${this.opts.uri}: ${(e as Error).message}`);
-      this.session?.close("redial failed");
-      if (!this.session?.isOpen) this.scheduleRedial();
+      session?.close("redial failed");
+      this.scheduleRedial();
     }
+  }
+
+  private get timeoutMs(): number {
+    return this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
   private unreachable(): ServiceError {
     return new ServiceError(`remote service ${this.registration.name} at ${this.opts.uri} is unreachable`, 503);
   }
 
-  private async call(cube: string, op: string, args: unknown, ctx: CubeContext): Promise<ReplyMsg> {
-    if (!this.session?.isOpen) throw this.unreachable();
-    return this.session.request({
-      call: { cube, op, json: JSON.stringify(args ?? {}), context: JSON.stringify(snapshotOf(ctx)) },
-    });
+  /**
+   * One call to the service, within the deadline. A service that does not answer in time is
+   * taken as gone: the session closes (so that nothing it answers later is applied: its cubes
+   * are created again from the daemon's configuration when it answers again), the call fails
+   * with 504 and the following ones with 503, without waiting, until the redial succeeds.
+   */
+  private call(cube: string, op: string, args: unknown, ctx: CubeContext): Promise<ReplyMsg> {
+    return this.callOn(this.session, cube, op, args, ctx);
+  }
+
+  private async callOn(session: ServiceSession | undefined, cube: string, op: string, args: unknown, ctx: CubeContext): Promise<ReplyMsg> {
+    if (!session?.isOpen) throw this.unreachable();
+    try {
+      return await session.request(
+        { call: { cube, op, json: JSON.stringify(args ?? {}), context: JSON.stringify(snapshotOf(ctx)) } },
+        this.timeoutMs,
+      );
+    } catch (e) {
+      if (e instanceof SessionTimeoutError) {
+        const name = this.registration?.name ?? this.opts.uri;
+        session.close(`no answer to ${op} of cube ${cube} within ${this.timeoutMs / 1000} s`);
+        throw new ServiceError(`remote service ${name} at ${this.opts.uri} did not answer within ${this.timeoutMs / 1000} s (${op} of cube ${cube})`, 504);
+      }
+      if (e instanceof SessionClosedError) throw this.unreachable();
+      throw e;
+    }
   }
 
   private async createCube(ctx: CubeContext, config: JsonObject): Promise<CubeControl> {

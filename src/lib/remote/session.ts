@@ -13,6 +13,9 @@ interface Duplex<Out> {
 
 export class SessionClosedError extends Error {}
 
+/** The other end did not answer a request in time (it may still, later: the caller decides what that means). */
+export class SessionTimeoutError extends Error {}
+
 export class Session<Out extends { id: string | number; reply?: ReplyMsg }, In extends { id: string | number; reply?: ReplyMsg }> {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (r: ReplyMsg) => void; reject: (e: Error) => void }>();
@@ -38,14 +41,23 @@ export class Session<Out extends { id: string | number; reply?: ReplyMsg }, In e
     this.closeHandlers.push(cb);
   }
 
-  /** Sends a request and waits for its reply; an error reply becomes a ServiceError. */
-  async request(body: Omit<Out, "id">): Promise<ReplyMsg> {
+  /**
+   * Sends a request and waits for its reply; an error reply becomes a ServiceError. With
+   * timeoutMs, no reply by then rejects with a SessionTimeoutError (a late reply is ignored).
+   */
+  async request(body: Omit<Out, "id">, timeoutMs?: number): Promise<ReplyMsg> {
     if (this.closed) throw new SessionClosedError("remote session is closed");
     const id = this.nextId++;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const reply = await new Promise<ReplyMsg>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
+      if (timeoutMs !== undefined)
+        timer = setTimeout(() => {
+          if (!this.pending.delete(id)) return;
+          reject(new SessionTimeoutError(`no answer within ${timeoutMs / 1000} s`));
+        }, timeoutMs);
       this.stream.write({ ...body, id } as Out);
-    });
+    }).finally(() => clearTimeout(timer));
     if (!reply.ok) {
       throw new ServiceError(reply.error || "remote call failed", reply.status || 500, reply.tag || undefined, reply.field || undefined);
     }

@@ -6,7 +6,7 @@
 // run time need no route registration.
 import { Hono, type Context } from "hono";
 import type { DaemonCore } from "./core-api.ts";
-import type { Json, JsonObject } from "../sdk/types.ts";
+import { ServiceError, type Json, type JsonObject } from "../sdk/types.ts";
 import { normalise, applyDefaults, checkTree } from "../yang/index.ts";
 import { VERSION } from "../../version.ts";
 import { errorResponse, readJson, RestError } from "./errors.ts";
@@ -46,6 +46,8 @@ async function topLevel(fn: () => Promise<Response> | Response): Promise<Respons
     return await fn();
   } catch (e) {
     if (e instanceof RestError) return errorResponse(e);
+    // A conflict with the environment (a netdev in use by another program) or a service that does not answer keeps its status.
+    if (e instanceof ServiceError && [409, 503, 504].includes(e.status)) return errorResponse(e);
     return text(e instanceof Error ? e.message : String(e), 400);
   }
 }

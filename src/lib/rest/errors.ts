@@ -1,7 +1,7 @@
 // Error replies as the original polycubed sends them (§3.3):
 //  - tagged errors: RESTCONF JSON {"ietf-restconf:errors":{"error":[{error-type, error-tag, error-info}]}}
 //    with the status of the tag;
-//  - untagged errors: plain text, 400 (or the ServiceError's status; 5xx becomes 500).
+//  - untagged errors: plain text, 400 (or the ServiceError's status; 5xx becomes 500, but for 503, 504 and 507).
 import { ServiceError } from "../sdk/types.ts";
 import type { ErrorTag, ValidationError } from "../yang/index.ts";
 
@@ -60,6 +60,14 @@ export function restconfBody(errors: NonNullable<RestError["errors"]>): string {
   });
 }
 
+/**
+ * 5xx statuses that reach the client as they are (the others become 500, as in the original):
+ * a remote service that is unreachable (503) or did not answer in time (504), a kernel that
+ * cannot do what was asked now (503), a table that is full (507). A client can tell them from
+ * the daemon's own failures.
+ */
+const PASSED_5XX = new Set([503, 504, 507]);
+
 /** Turns anything thrown by a handler into the reply the original would send. */
 export function errorResponse(e: unknown): Response {
   if (e instanceof RestError) {
@@ -72,7 +80,7 @@ export function errorResponse(e: unknown): Response {
       const tag = e.tag as ErrorTag;
       return errorResponse(new RestError(e.status >= 400 && e.status < 500 ? e.status : TAG_STATUS[tag], e.message, [{ tag, info: e.field ?? "", message: e.message }]));
     }
-    const status = e.status >= 500 ? 500 : e.status >= 400 ? e.status : 400;
+    const status = e.status >= 500 ? (PASSED_5XX.has(e.status) ? e.status : 500) : e.status >= 400 ? e.status : 400;
     return errorResponse(RestError.text(status, e.message));
   }
   const msg = e instanceof Error ? e.message : String(e);

@@ -112,7 +112,7 @@ class Bridge {
 
   // ---- configuration -----------------------------------------------------------------------
 
-  async sync(cfg: JsonObject, strict: boolean): Promise<void> {
+  async sync(cfg: JsonObject): Promise<void> {
     const ids = new Map(this.ctx.ports().map((p) => [p.name, p.id]));
     const plans = new Map<number, PortPlan>();
     const names = new Set<string>();
@@ -141,16 +141,13 @@ class Bridge {
       for (const s of list(p.stp)) stp.set(num(s.vlan, 1), { pathCost: num(s["path-cost"], DEFAULT_PATH_COST), priority: num(s["port-priority"], DEFAULT_PORT_PRIORITY) });
       plans.set(id, { id, name, mac, untagged, vlans, stp });
     }
-    for (const n of [...this.portMacs.keys()]) if (!names.has(n)) this.portMacs.delete(n);
 
     const fdbCfg = (cfg.fdb ?? {}) as JsonObject;
     const statics: Array<[Uint8Array, Uint8Array]> = [];
     for (const e of list(fdbCfg.entry)) {
       const id = ids.get(String(e.port));
-      if (id === undefined || !plans.has(id)) {
-        if (strict) throw new ServiceError(`fdb entry ${e.vlan} ${e.mac}: port '${e.port}' is not a port of this bridge`, 400, "invalid-value", "port");
-        continue;
-      }
+      // (A port that static entries name is not deleted before them.)
+      if (id === undefined || !plans.has(id)) throw new ServiceError(`fdb entry ${e.vlan} ${e.mac}: port '${e.port}' is not a port of this bridge (delete the entries that name a port before it)`, 400, "invalid-value", "port");
       statics.push([encodeFdbKey(num(e.vlan, 1), String(e.mac)), fdbValue.encode({ timestamp: 0n, port: id, flags: ENTRY_STATIC })]);
     }
 
@@ -167,6 +164,7 @@ class Bridge {
     // Only the static entries that changed are written; a full table refuses the change whole.
     await this.statics.replace(statics);
     // Everything is checked: from here on the configuration is applied.
+    for (const n of [...this.portMacs.keys()]) if (!names.has(n)) this.portMacs.delete(n);
     if (typeof cfg.mac === "string") this.bridgeMac = cfg.mac.toLowerCase();
     this.plans = plans;
     this.vlanStp = vlanStp;
@@ -354,11 +352,11 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
   await ctx.loadDatapath("bridge");
   const bridge = new Bridge(ctx);
   let current = config;
-  await bridge.serial(() => bridge.sync(config, true));
+  await bridge.serial(() => bridge.sync(config));
   bridge.start();
   return {
     async apply(changes, cfg) {
-      await bridge.serial(() => bridge.sync(cfg, changes.some((c) => c.path[0]?.node === "fdb")));
+      await bridge.serial(() => bridge.sync(cfg));
       current = cfg;
     },
     state: () => bridge.serial(() => bridge.state(current)),

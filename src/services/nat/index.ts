@@ -72,9 +72,16 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
     masquerade = masq;
   }
 
-  async function flush(kinds: Set<number>): Promise<void> {
+  /** Drops the sessions of these kinds (keep: those it says still hold). */
+  async function flush(kinds: Set<number>, keep: (k: Uint8Array, v: Uint8Array) => boolean = () => false): Promise<void> {
     if (!kinds.size) return;
-    for (const [k, v] of await sessionMap.entries()) if (kinds.has(sessionValue.decode(v).kind)) await sessionMap.delete(k);
+    for (const [k, v] of await sessionMap.entries()) if (kinds.has(sessionValue.decode(v).kind) && !keep(k, v)) await sessionMap.delete(k);
+  }
+
+  /** The outside address of a session entry: what it rewrites the source to, or (the reply's entry) the destination it answers. */
+  function outsideAddress(k: Uint8Array, v: Uint8Array): number {
+    const val = sessionValue.decode(v);
+    return val.rewriteSrc ? val.ip : sessionKey.decode(k).dst;
   }
 
   /** Kinds whose rules were changed or removed (not only added) between two rule sets. */
@@ -151,7 +158,10 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
     if (parentIp && masquerade) ctx.log.info(`masquerade address ${parentIp} -> ${ip ?? "none"}`);
     parentIp = ip;
     await writeConfig();
-    await flush(new Set([K_MASQ]));
+    // Masquerade sessions made with another address go; those with this one stay (a restart
+    // that adopts the datapath tells the new cube its parent, and its sessions carry on).
+    const now = ip === undefined ? undefined : parseIpv4(ip);
+    await flush(new Set([K_MASQ]), (k, v) => outsideAddress(k, v) === now);
   }
 
   await install(rules);

@@ -33,17 +33,16 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
   // Only what changed goes to the kernel: a cube with 10k static entries takes one entry's
   // change without rewriting the others. A change the table cannot take (learned entries fill
   // it) is refused whole (507).
-  const sync = async (cfg: JsonObject, strict: boolean) => {
+  // Every static entry names a port of the cube: a port that entries name is not deleted
+  // before them (else the entries would stay in the configuration with no map entry).
+  const sync = async (cfg: JsonObject) => {
     const fdbCfg = (cfg.fdb ?? {}) as JsonObject;
     const aging = Number(fdbCfg["aging-time"] ?? DEFAULT_AGING_TIME);
     const ids = new Map(ctx.ports().map((p) => [p.name, p.id]));
     const want = new Map<string, number>();
     for (const e of (fdbCfg.entry ?? []) as unknown as EntryConfig[]) {
       const id = ids.get(e.port);
-      if (id === undefined) {
-        if (strict) throw new ServiceError(`fdb entry ${e.address}: port '${e.port}' is not a port of this cube`, 400, "invalid-value", "port");
-        continue;
-      }
+      if (id === undefined) throw new ServiceError(`fdb entry ${e.address}: port '${e.port}' is not a port of this cube (delete the entries that name a port before it)`, 400, "invalid-value", "port");
       want.set(e.address.toLowerCase(), id);
     }
     if (want.size > FDB_SIZE) throw new ServiceError(`fdb: ${want.size} static entries, the table holds ${FDB_SIZE}`, 400, "invalid-value", "entry");
@@ -105,14 +104,14 @@ async function createCube(ctx: CubeContext, config: JsonObject): Promise<CubeCon
     await deleteAll(fdb, (await fdb.entries()).filter(([, v]) => isExpired(fdbValue.decode(v), now, agingTime)).map(([k]) => k));
   };
 
-  await sync(config, true);
+  await sync(config);
   const timer = setInterval(() => sweep().catch((e) => ctx.log.warn(`fdb aging: ${e}`)), SWEEP_INTERVAL_MS);
   timer.unref?.();
 
   return {
     async apply(changes, cfg) {
       if (changes.length && (await patchEntries(changes))) return;
-      await sync(cfg, changes.some((c) => c.path[0]?.node === "fdb"));
+      await sync(cfg);
     },
     async state() {
       const now = bootSeconds();
